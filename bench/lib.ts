@@ -1,0 +1,199 @@
+// Shared helpers for the benchmark: timing, event generation, temp files, memory sampling.
+import { mkdirSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
+export const ROOT_DIR = dirname(BENCH_DIR)
+/** Temp files live on the project's disk (git-ignored `.tmp/`), never on a tmpfs where fsync is free. */
+export const TMP_DIR = join(ROOT_DIR, '.tmp', 'bench')
+
+export const PAYLOAD_BYTES = 120
+export const PAGE_SIZE = 1000
+export const CONCURRENCY = 32
+
+/** Options every workload reads; `durationMs` bounds each timed loop. */
+export interface BenchOptions {
+  durationMs: number
+  readMinPages: number
+  pgUrl: string
+}
+
+export interface Measurement {
+  /** Operations (writes or pages) that succeeded inside the timed window. */
+  ops: number
+  /** Rows moved by those operations (events written or read). */
+  rows: number
+  errors: number
+  seconds: number
+  opsPerSec: number
+  rowsPerSec: number
+  firstError?: string
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Ids and payloads
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+let ulidCounter = 0
+/** A ULID-shaped id (time + process-unique counter); unique within this process, sorts by creation. */
+export function ulid(): string {
+  let t = Date.now()
+  let time = ''
+  for (let i = 0; i < 10; i++) {
+    time = CROCKFORD[t % 32] + time
+    t = Math.floor(t / 32)
+  }
+  let n = ulidCounter++
+  let rest = ''
+  for (let i = 0; i < 16; i++) {
+    rest = CROCKFORD[n % 32] + rest
+    n = Math.floor(n / 32)
+  }
+  return time + rest
+}
+
+const PAYLOAD = new TextEncoder().encode(
+  JSON.stringify({ sku: 'SKU-000123', quantity: 3, price: 1999, note: 'x'.repeat(PAYLOAD_BYTES) }).slice(0, PAYLOAD_BYTES),
+)
+/** A fresh ~120-byte payload (copied so that no library can rely on identity). */
+export function payload(): Uint8Array {
+  return PAYLOAD.slice()
+}
+export const EMPTY = new Uint8Array(0)
+/** The same payload as a JSON object, for peers whose events carry JSON. */
+export const JSON_PAYLOAD = { sku: 'SKU-000123', quantity: 3, price: 1999, note: 'x'.repeat(PAYLOAD_BYTES - 54) }
+
+/** The raw tables' row, in the shape every write workload uses. */
+export interface RawRow {
+  id: string
+  aggregatorType: string
+  aggregatorId: string
+  version: number
+  name: string
+  routingKey: string | null
+  data: Uint8Array
+  metadata: Uint8Array
+  timestamp: number
+}
+export function rawRow(aggregatorId: string, version: number, aggregatorType = 'bench/Order'): RawRow {
+  return {
+    id: ulid(),
+    aggregatorType,
+    aggregatorId,
+    version,
+    name: 'OrderPlaced',
+    routingKey: null,
+    data: payload(),
+    metadata: EMPTY,
+    timestamp: Date.now(),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Timing
+
+export interface LoopSpec {
+  durationMs: number
+  /** Stop after this many successful ops, whichever comes first. */
+  maxOps?: number
+  /** Keep going past the deadline until this many ops succeeded (reads: 50+ executions for PostgreSQL's plans). */
+  minOps?: number
+  concurrency?: number
+  /** Untimed ops per worker before the clock starts (prepares statements, warms caches, migrates schemas). */
+  warmupOps?: number
+  /** One operation of worker `w`; returns the number of rows it moved (default 1). */
+  op: (worker: number) => Promise<number | void> | number | void
+}
+
+/**
+ * Runs `op` in `concurrency` async loops until the duration or op budget is spent. Errors are counted, not thrown,
+ * so a peer that fails under concurrency reports its failures instead of ending the run.
+ */
+export async function runLoop(spec: LoopSpec): Promise<Measurement> {
+  const concurrency = spec.concurrency ?? 1
+  const maxOps = spec.maxOps ?? Number.POSITIVE_INFINITY
+  const minOps = spec.minOps ?? 0
+  for (let w = 0; w < concurrency; w++) {
+    for (let i = 0; i < (spec.warmupOps ?? 0); i++) await spec.op(w)
+  }
+  let ops = 0
+  let rows = 0
+  let errors = 0
+  let firstError: string | undefined
+  const start = performance.now()
+  const deadline = start + spec.durationMs
+  const worker = async (w: number): Promise<void> => {
+    while (ops < maxOps && (performance.now() < deadline || ops + errors < minOps)) {
+      try {
+        const moved = await spec.op(w)
+        ops++
+        rows += typeof moved === 'number' ? moved : 1
+      } catch (error) {
+        errors++
+        firstError ??= describeError(error)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)))
+  const seconds = (performance.now() - start) / 1000
+  return { ops, rows, errors, seconds, opsPerSec: ops / seconds, rowsPerSec: rows / seconds, firstError }
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code
+    return `${error.name}${typeof code === 'string' ? ` [${code}]` : ''}: ${error.message}`.slice(0, 300)
+  }
+  return String(error).slice(0, 300)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Files and memory
+
+let tmpCounter = 0
+/** A fresh path for one SQLite file under `.tmp/bench/`, with any leftovers from an earlier run removed. */
+export function tempDbPath(name: string): string {
+  mkdirSync(TMP_DIR, { recursive: true })
+  const path = join(TMP_DIR, `${process.pid}-${tmpCounter++}-${name}.db`)
+  removeDb(path)
+  return path
+}
+export function removeDb(path: string): void {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(path + suffix, { force: true })
+}
+
+/** Samples the process RSS on a timer and on demand; `peak` is the largest value seen. */
+export class RssSampler {
+  peak = process.memoryUsage().rss
+  readonly start = this.peak
+  private readonly timer: NodeJS.Timeout
+  constructor(intervalMs = 25) {
+    this.timer = setInterval(() => this.sample(), intervalMs)
+  }
+  sample(): void {
+    const rss = process.memoryUsage().rss
+    if (rss > this.peak) this.peak = rss
+  }
+  stop(): void {
+    clearInterval(this.timer)
+    this.sample()
+  }
+}
+
+export const MB = 1024 * 1024
+
+/** Runs `fn` with console.log silenced (Emmett-SQLite logs every failed transaction). */
+export async function quietly<T>(fn: () => Promise<T>): Promise<T> {
+  const log = console.log
+  console.log = () => {}
+  try {
+    return await fn()
+  } finally {
+    console.log = log
+  }
+}
+
+export function progress(message: string): void {
+  process.stderr.write(`  … ${message}\n`)
+}

@@ -1,0 +1,83 @@
+// Peers live in their own folders (bench/peers/<name>, installed by bench/setup.sh) because they pin different
+// @event-driven-io/emmett versions. They are loaded from there with createRequire, and declared structurally here.
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { BENCH_DIR } from './lib.js'
+
+/** The Emmett event shape: JSON data. */
+export interface EmmettEvent {
+  type: string
+  data: Record<string, unknown>
+}
+interface EmmettReadResult {
+  currentStreamVersion: bigint
+  events: unknown[]
+  streamExists: boolean
+}
+interface EmmettAppendOptions {
+  expectedStreamVersion?: bigint
+}
+interface EmmettReadOptions {
+  from?: bigint
+  to?: bigint
+}
+export interface EmmettEventStore {
+  appendToStream(streamName: string, events: EmmettEvent[], options?: EmmettAppendOptions): Promise<unknown>
+  readStream(streamName: string, options?: EmmettReadOptions): Promise<EmmettReadResult>
+}
+export interface EmmettPgEventStore extends EmmettEventStore {
+  close(): Promise<void>
+}
+
+export interface EmmettSqliteModule {
+  getSQLiteEventStore(options: { fileName: string }): EmmettEventStore
+}
+/** The `pg` the Emmett-PG peer resolves (its own copy, so dumbo's global type parsers stay out of Holdfast's pg). */
+export interface PeerPgPool {
+  end(): Promise<void>
+}
+export interface EmmettPgModule {
+  getPostgreSQLEventStore(connectionString: string, options?: { connectionOptions?: { pool: PeerPgPool } }): EmmettPgEventStore
+  createPool(connectionString: string, max: number): PeerPgPool
+}
+
+export type PeerName = 'emmett-sqlite' | 'emmett-postgresql'
+
+const warned = new Set<PeerName>()
+function peerRequire(name: PeerName): NodeJS.Require | null {
+  const folder = join(BENCH_DIR, 'peers', name)
+  if (!existsSync(join(folder, 'node_modules'))) {
+    if (!warned.has(name)) console.log(`  ! peer ${name} is not installed (run \`npm run bench:setup\`); skipping it`)
+    warned.add(name)
+    return null
+  }
+  return createRequire(join(folder, 'package.json'))
+}
+
+/** Imports `pkg` as resolved from the peer's folder (ESM entry, via a file URL). */
+async function importFrom<T>(req: NodeJS.Require, pkg: string): Promise<T> {
+  // resolve() follows the package's "require" condition; Emmett ships both, so map the .cjs entry to its .js twin.
+  const resolved = req.resolve(pkg).replace(/\.cjs$/, '.js')
+  return (await import(pathToFileURL(resolved).href)) as T
+}
+
+export async function loadEmmettSqlite(): Promise<EmmettSqliteModule | null> {
+  const req = peerRequire('emmett-sqlite')
+  if (!req) return null
+  return importFrom<EmmettSqliteModule>(req, '@event-driven-io/emmett-sqlite')
+}
+
+export async function loadEmmettPg(): Promise<EmmettPgModule | null> {
+  const req = peerRequire('emmett-postgresql')
+  if (!req) return null
+  const mod = await importFrom<Omit<EmmettPgModule, 'createPool'>>(req, '@event-driven-io/emmett-postgresql')
+  const pg = req('pg') as { Pool: new (config: { connectionString: string; max: number }) => PeerPgPool }
+  return {
+    getPostgreSQLEventStore: mod.getPostgreSQLEventStore,
+    createPool: (connectionString, max) => new pg.Pool({ connectionString, max }),
+  }
+}
+
+export const emmettEvent = (data: Record<string, unknown>): EmmettEvent => ({ type: 'OrderPlaced', data })

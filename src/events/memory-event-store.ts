@@ -1,0 +1,159 @@
+import { InvalidArgumentError, InvalidOriginalVersionError, NotFoundError, SubscriberReplacedError } from '../errors.js'
+import { Lifecycle, notifyAll } from '../lifecycle.js'
+import { assertBytes, assertInteger, assertKey, copyBytes } from '../validate.js'
+import { decodeCursor } from './cursor.js'
+import { toPage } from './page.js'
+import type { Args, Event, EventStore, NewEvent, ReadAggregator, ReadResult, RoutingKey, Snapshot, SubscriberInfo } from './types.js'
+import { aggregateKey, checkWrite, planRead, type ReadPlan } from './validate.js'
+
+function copyEvent(e: Event): Event {
+  return { ...e, data: copyBytes(e.data), metadata: copyBytes(e.metadata) }
+}
+
+function matches(plan: ReadPlan, e: Event): boolean {
+  if (plan.routingKey !== undefined && e.routingKey !== plan.routingKey) return false
+  if (plan.filters.length === 0) return true
+  return plan.filters.some(
+    (f) =>
+      f.aggregatorType === e.aggregatorType &&
+      (f.aggregatorId === undefined || f.aggregatorId === e.aggregatorId) &&
+      (f.name === undefined || f.name === e.name),
+  )
+}
+
+/**
+ * The reference model of the event store: plain arrays and maps, the same semantics as the SQL stores, nothing
+ * durable. Property-based tests use it as the oracle. Positions are 1..n, so an event's index is `position - 1`.
+ */
+export class MemoryEventStore implements EventStore {
+  readonly #life: Lifecycle
+  readonly #events: Event[] = []
+  readonly #ids = new Set<string>()
+  readonly #versions = new Map<string, number>()
+  readonly #subscribers = new Map<string, SubscriberInfo>()
+  readonly #snapshots = new Map<string, Snapshot>()
+  readonly #listeners = new Set<() => void>()
+
+  /** @param life - the owning store's lifecycle */
+  constructor(life: Lifecycle) {
+    this.#life = life
+  }
+
+  async write(events: NewEvent[]): Promise<void> {
+    this.#life.check()
+    const w = checkWrite(events)
+    if (w.events.length === 0) return
+    for (const a of w.aggregates) {
+      const found = this.#versions.get(a.key) ?? 0
+      if (found !== a.expected)
+        throw new InvalidOriginalVersionError({ aggregatorType: a.aggregatorType, aggregatorId: a.aggregatorId, expectedVersion: a.expected, foundVersion: found })
+    }
+    w.events.forEach((e, i) => {
+      if (this.#ids.has(e.id)) throw new InvalidArgumentError(`events[${i}].id ${JSON.stringify(e.id)} is already stored`)
+    })
+    const timestamp = Date.now()
+    for (const e of w.events) {
+      this.#events.push({ ...e, position: this.#events.length + 1, timestamp })
+      this.#ids.add(e.id)
+      this.#versions.set(aggregateKey(e.aggregatorType, e.aggregatorId), e.version)
+    }
+    notifyAll(this.#listeners)
+  }
+
+  async read(aggregators?: ReadAggregator[] | null, routingKey?: RoutingKey | null, args?: Args): Promise<ReadResult<Event>> {
+    this.#life.check()
+    const plan = planRead(aggregators, routingKey, args)
+    const all = this.#events
+    const rows: Event[] = []
+    let otherSide = false
+    if (plan.direction === 'forward') {
+      const start = plan.cursor === null ? 0 : Math.min(plan.cursor, all.length)
+      for (let i = start; i < all.length && rows.length <= plan.limit; i++) if (matches(plan, all[i]!)) rows.push(copyEvent(all[i]!))
+      if (plan.cursor !== null) for (let i = start - 1; i >= 0 && !otherSide; i--) otherSide = matches(plan, all[i]!)
+    } else {
+      const end = plan.cursor === null ? all.length : Math.min(plan.cursor - 1, all.length)
+      for (let i = end - 1; i >= 0 && rows.length <= plan.limit; i--) if (matches(plan, all[i]!)) rows.push(copyEvent(all[i]!))
+      if (plan.cursor !== null) for (let i = Math.max(end, 0); i < all.length && !otherSide; i++) otherSide = matches(plan, all[i]!)
+    }
+    return toPage(plan, rows, otherSide)
+  }
+
+  async getSubscriberCursor(key: string): Promise<string | null> {
+    this.#life.check()
+    assertKey('key', key)
+    return this.#subscribers.get(key)?.cursor ?? null
+  }
+
+  async upsertSubscriber(key: string, workerId: string): Promise<void> {
+    this.#life.check()
+    assertKey('key', key)
+    assertKey('workerId', workerId)
+    const s = this.#subscribers.get(key)
+    if (s) {
+      s.workerId = workerId
+      s.updatedAt = Date.now()
+    } else {
+      this.#subscribers.set(key, { key, workerId, cursor: null, lag: 0, acknowledgedAt: null, updatedAt: Date.now() })
+    }
+  }
+
+  async isSubscriberRunning(key: string, workerId: string): Promise<boolean> {
+    this.#life.check()
+    assertKey('key', key)
+    assertKey('workerId', workerId)
+    return this.#subscribers.get(key)?.workerId === workerId
+  }
+
+  async acknowledge(key: string, cursor: string, lag: number, workerId?: string): Promise<void> {
+    this.#life.check()
+    assertKey('key', key)
+    decodeCursor(cursor)
+    assertInteger('lag', lag, 0)
+    if (workerId !== undefined) assertKey('workerId', workerId)
+    const s = this.#subscribers.get(key)
+    if (!s) throw new NotFoundError(`subscriber ${JSON.stringify(key)} does not exist`)
+    if (workerId !== undefined && s.workerId !== workerId) throw new SubscriberReplacedError(key, workerId, s.workerId)
+    s.cursor = cursor
+    s.lag = lag
+    s.acknowledgedAt = Date.now()
+  }
+
+  async getSubscriber(key: string): Promise<SubscriberInfo | null> {
+    this.#life.check()
+    assertKey('key', key)
+    const s = this.#subscribers.get(key)
+    return s ? { ...s } : null
+  }
+
+  async getSnapshot(aggregatorType: string, aggregatorRevision: string, id: string): Promise<Snapshot | null> {
+    this.#life.check()
+    assertKey('aggregatorType', aggregatorType)
+    assertKey('aggregatorRevision', aggregatorRevision)
+    assertKey('id', id)
+    const s = this.#snapshots.get(`${aggregatorType}\0${aggregatorRevision}\0${id}`)
+    return s ? { data: copyBytes(s.data), cursor: s.cursor } : null
+  }
+
+  async saveSnapshot(aggregatorType: string, aggregatorRevision: string, id: string, data: Uint8Array, cursor: string): Promise<void> {
+    this.#life.check()
+    assertKey('aggregatorType', aggregatorType)
+    assertKey('aggregatorRevision', aggregatorRevision)
+    assertKey('id', id)
+    assertBytes('data', data)
+    decodeCursor(cursor)
+    this.#snapshots.set(`${aggregatorType}\0${aggregatorRevision}\0${id}`, { data: copyBytes(data), cursor })
+  }
+
+  onCommitted(listener: () => void): () => void {
+    this.#life.check()
+    if (typeof listener !== 'function') throw new InvalidArgumentError('listener must be a function')
+    const wrapped = (): void => listener()
+    this.#listeners.add(wrapped)
+    return () => void this.#listeners.delete(wrapped)
+  }
+
+  /** Nothing to flush. */
+  async close(): Promise<void> {
+    this.#listeners.clear()
+  }
+}

@@ -1,0 +1,260 @@
+import { InvalidArgumentError, NotFoundError, SubscriberReplacedError } from '../errors.js'
+import { Lifecycle, notifyAll } from '../lifecycle.js'
+import type { SqlDatabase } from '../sql/database.js'
+import { GroupCommit } from '../sql/group-commit.js'
+import { asBytes, assertBytes, assertInteger, assertKey, copyBytes } from '../validate.js'
+import { decodeCursor } from './cursor.js'
+import { toPage } from './page.js'
+import type { Args, Event, EventStore, NewEvent, ReadAggregator, ReadResult, RoutingKey, Snapshot, SubscriberInfo } from './types.js'
+import { checkWrite, planRead, type CheckedWrite, type ReadPlan } from './validate.js'
+
+interface EventRow {
+  position: number | string
+  id: string
+  aggregator_type: string
+  aggregator_id: string
+  version: number | string
+  name: string
+  routing_key: string | null
+  data: Uint8Array
+  metadata: Uint8Array
+  created_at: number | string
+}
+
+interface SubscriberRow {
+  key: string
+  worker_id: string
+  cursor: string | null
+  lag: number | string
+  acknowledged_at: number | string | null
+  updated_at: number | string
+}
+
+const COLUMNS = 'position, id, aggregator_type, aggregator_id, version, name, routing_key, data, metadata, created_at'
+
+function toEvent(r: EventRow): Event {
+  return {
+    id: r.id,
+    aggregatorType: r.aggregator_type,
+    aggregatorId: r.aggregator_id,
+    version: Number(r.version),
+    name: r.name,
+    routingKey: r.routing_key,
+    data: asBytes(r.data),
+    metadata: asBytes(r.metadata),
+    position: Number(r.position),
+    timestamp: Number(r.created_at),
+  }
+}
+
+/** Engine-specific ways in: the group-commit append and, on PostgreSQL, the cross-process commit channel. */
+export interface SqlEventStoreEngine {
+  /** Commits a batch of writes; one outcome per write. */
+  append(writes: CheckedWrite[]): Promise<(Error | undefined)[]>
+  /** Subscribes to other processes' commits (PostgreSQL); absent where commits are only in-process. */
+  listen?(fn: () => void): Promise<() => Promise<void>>
+}
+
+/** The event store on any {@link SqlDatabase}: the SQL is written once, the append path is the engine's. */
+export class SqlEventStore implements EventStore {
+  readonly #db: SqlDatabase
+  readonly #life: Lifecycle
+  readonly #engine: SqlEventStoreEngine
+  readonly #commits: GroupCommit<CheckedWrite>
+  readonly #listeners = new Set<() => void>()
+  #stopListening: Promise<(() => Promise<void>) | undefined> | undefined
+  readonly #t: { events: string; subscribers: string; snapshots: string }
+
+  /** @param db - the database; @param life - the store's lifecycle; @param engine - the engine's append path */
+  constructor(db: SqlDatabase, life: Lifecycle, engine: SqlEventStoreEngine) {
+    this.#db = db
+    this.#life = life
+    this.#engine = engine
+    this.#t = { events: db.table('events'), subscribers: db.table('subscribers'), snapshots: db.table('snapshots') }
+    this.#commits = new GroupCommit(async (writes) => {
+      const outcomes = await engine.append(writes)
+      if (outcomes.some((o) => o === undefined)) notifyAll(this.#listeners)
+      return outcomes
+    })
+  }
+
+  async write(events: NewEvent[]): Promise<void> {
+    this.#life.check()
+    const checked = checkWrite(events)
+    if (checked.events.length > 0) await this.#commits.submit(checked)
+  }
+
+  async read(aggregators?: ReadAggregator[] | null, routingKey?: RoutingKey | null, args?: Args): Promise<ReadResult<Event>> {
+    this.#life.check()
+    const plan = planRead(aggregators, routingKey, args)
+    const [filter, params] = this.#filter(plan)
+    const forward = plan.direction === 'forward'
+    let where = filter
+    const pageParams = [...params]
+    if (plan.cursor !== null) {
+      where = and(where, forward ? 'position > ?' : 'position < ?')
+      pageParams.push(plan.cursor)
+    }
+    pageParams.push(plan.limit + 1)
+    const rows = await this.#db.all<EventRow>(
+      `SELECT ${COLUMNS} FROM ${this.#t.events}${where ? ` WHERE ${where}` : ''} ORDER BY position ${forward ? 'ASC' : 'DESC'} LIMIT ?`,
+      pageParams,
+    )
+    let otherSide = false
+    if (plan.cursor !== null) {
+      const side = and(filter, forward ? 'position <= ?' : 'position >= ?')
+      otherSide = (await this.#db.all(`SELECT 1 AS x FROM ${this.#t.events} WHERE ${side} LIMIT 1`, [...params, plan.cursor])).length > 0
+    }
+    return toPage(plan, rows.map(toEvent), otherSide)
+  }
+
+  /** The WHERE text (without the cursor bound) and its parameters. */
+  #filter(plan: ReadPlan): [string, unknown[]] {
+    const params: unknown[] = []
+    let where = ''
+    if (plan.filters.length > 0) {
+      const alternatives = plan.filters.map((f) => {
+        params.push(f.aggregatorType)
+        let one = 'aggregator_type = ?'
+        if (f.aggregatorId !== undefined) {
+          one += ' AND aggregator_id = ?'
+          params.push(f.aggregatorId)
+        }
+        if (f.name !== undefined) {
+          one += ' AND name = ?'
+          params.push(f.name)
+        }
+        return `(${one})`
+      })
+      where = alternatives.length === 1 ? alternatives[0]! : `(${alternatives.join(' OR ')})`
+    }
+    if (plan.routingKey === null) where = and(where, 'routing_key IS NULL')
+    else if (plan.routingKey !== undefined) {
+      where = and(where, 'routing_key = ?')
+      params.push(plan.routingKey)
+    }
+    return [where, params]
+  }
+
+  async getSubscriberCursor(key: string): Promise<string | null> {
+    this.#life.check()
+    assertKey('key', key)
+    const [row] = await this.#db.all<{ cursor: string | null }>(`SELECT cursor FROM ${this.#t.subscribers} WHERE key = ?`, [key])
+    return row?.cursor ?? null
+  }
+
+  async upsertSubscriber(key: string, workerId: string): Promise<void> {
+    this.#life.check()
+    assertKey('key', key)
+    assertKey('workerId', workerId)
+    await this.#db.run(
+      `INSERT INTO ${this.#t.subscribers} (key, worker_id, lag, updated_at) VALUES (?, ?, 0, ?)
+       ON CONFLICT (key) DO UPDATE SET worker_id = excluded.worker_id, updated_at = excluded.updated_at`,
+      [key, workerId, Date.now()],
+    )
+  }
+
+  async isSubscriberRunning(key: string, workerId: string): Promise<boolean> {
+    this.#life.check()
+    assertKey('key', key)
+    assertKey('workerId', workerId)
+    const rows = await this.#db.all(`SELECT 1 AS x FROM ${this.#t.subscribers} WHERE key = ? AND worker_id = ?`, [key, workerId])
+    return rows.length > 0
+  }
+
+  async acknowledge(key: string, cursor: string, lag: number, workerId?: string): Promise<void> {
+    this.#life.check()
+    assertKey('key', key)
+    decodeCursor(cursor)
+    assertInteger('lag', lag, 0)
+    if (workerId !== undefined) assertKey('workerId', workerId)
+    const fenced = workerId !== undefined
+    const changed = await this.#db.run(
+      `UPDATE ${this.#t.subscribers} SET cursor = ?, lag = ?, acknowledged_at = ? WHERE key = ?${fenced ? ' AND worker_id = ?' : ''}`,
+      fenced ? [cursor, lag, Date.now(), key, workerId] : [cursor, lag, Date.now(), key],
+    )
+    if (changed > 0) return
+    const [row] = await this.#db.all<{ worker_id: string }>(`SELECT worker_id FROM ${this.#t.subscribers} WHERE key = ?`, [key])
+    if (!row) throw new NotFoundError(`subscriber ${JSON.stringify(key)} does not exist`)
+    throw new SubscriberReplacedError(key, workerId!, row.worker_id)
+  }
+
+  async getSubscriber(key: string): Promise<SubscriberInfo | null> {
+    this.#life.check()
+    assertKey('key', key)
+    const [r] = await this.#db.all<SubscriberRow>(
+      `SELECT key, worker_id, cursor, lag, acknowledged_at, updated_at FROM ${this.#t.subscribers} WHERE key = ?`,
+      [key],
+    )
+    if (!r) return null
+    return {
+      key: r.key,
+      workerId: r.worker_id,
+      cursor: r.cursor,
+      lag: Number(r.lag),
+      acknowledgedAt: r.acknowledged_at === null ? null : Number(r.acknowledged_at),
+      updatedAt: Number(r.updated_at),
+    }
+  }
+
+  async getSnapshot(aggregatorType: string, aggregatorRevision: string, id: string): Promise<Snapshot | null> {
+    this.#life.check()
+    assertKey('aggregatorType', aggregatorType)
+    assertKey('aggregatorRevision', aggregatorRevision)
+    assertKey('id', id)
+    const [row] = await this.#db.all<{ data: Uint8Array; cursor: string }>(
+      `SELECT data, cursor FROM ${this.#t.snapshots} WHERE aggregator_type = ? AND aggregator_revision = ? AND id = ?`,
+      [aggregatorType, aggregatorRevision, id],
+    )
+    return row ? { data: asBytes(row.data), cursor: row.cursor } : null
+  }
+
+  async saveSnapshot(aggregatorType: string, aggregatorRevision: string, id: string, data: Uint8Array, cursor: string): Promise<void> {
+    this.#life.check()
+    assertKey('aggregatorType', aggregatorType)
+    assertKey('aggregatorRevision', aggregatorRevision)
+    assertKey('id', id)
+    assertBytes('data', data)
+    decodeCursor(cursor)
+    await this.#db.run(
+      `INSERT INTO ${this.#t.snapshots} (aggregator_type, aggregator_revision, id, data, cursor, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (aggregator_type, aggregator_revision, id) DO UPDATE SET data = excluded.data, cursor = excluded.cursor, updated_at = excluded.updated_at`,
+      [aggregatorType, aggregatorRevision, id, copyBytes(data), cursor, Date.now()],
+    )
+  }
+
+  onCommitted(listener: () => void): () => void {
+    this.#life.check()
+    if (typeof listener !== 'function') throw new InvalidArgumentError('listener must be a function')
+    const wrapped = (): void => listener()
+    this.#listeners.add(wrapped)
+    if (this.#engine.listen && !this.#stopListening) {
+      this.#stopListening = this.#engine.listen(() => notifyAll(this.#listeners)).catch((err: unknown) => {
+        process.emitWarning(`holdfast: cannot LISTEN for other processes' commits: ${String(err)}`)
+        return undefined
+      })
+    }
+    return () => {
+      if (!this.#listeners.delete(wrapped) || this.#listeners.size > 0) return
+      void this.#unlisten()
+    }
+  }
+
+  async #unlisten(): Promise<void> {
+    const stopping = this.#stopListening
+    this.#stopListening = undefined
+    const stop = await stopping
+    await stop?.()
+  }
+
+  /** Waits for queued writes to commit, then stops listening. */
+  async close(): Promise<void> {
+    await this.#commits.idle()
+    this.#listeners.clear()
+    await this.#unlisten()
+  }
+}
+
+function and(a: string, b: string): string {
+  return a ? `${a} AND ${b}` : b
+}

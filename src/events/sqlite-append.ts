@@ -1,0 +1,58 @@
+import { InvalidArgumentError, InvalidOriginalVersionError } from '../errors.js'
+import type { SqliteDatabase } from '../sql/sqlite.js'
+import type { CheckedWrite } from './validate.js'
+
+/**
+ * Appends a group commit on SQLite: one `BEGIN IMMEDIATE … COMMIT` (one fsync) for the whole batch. Each write is
+ * checked against the stored versions and ids plus the writes before it in the batch, and skipped with its own
+ * error if it fails, so one caller's conflict never fails the others. Positions are SQLite rowids, assigned in
+ * commit order because the write lock serialises every writer, in every process.
+ */
+export function sqliteAppender(db: SqliteDatabase): (writes: CheckedWrite[]) => Promise<(Error | undefined)[]> {
+  const events = db.table('events')
+  const versionOf = `SELECT max(version) AS v FROM ${events} WHERE aggregator_type = ? AND aggregator_id = ?`
+  const idExists = `SELECT 1 AS x FROM ${events} WHERE id = ?`
+  const insert = `INSERT INTO ${events} (id, aggregator_type, aggregator_id, version, name, routing_key, data, metadata, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+  return (writes) =>
+    db.exclusive(() => {
+      const version = db.statement(versionOf).pluck()
+      const exists = db.statement(idExists).pluck()
+      const ins = db.statement(insert)
+      const now = Date.now()
+      const versions = new Map<string, number>()
+      const ids = new Set<string>()
+      const check = (w: CheckedWrite): Error | undefined => {
+        for (const a of w.aggregates) {
+          let found = versions.get(a.key)
+          if (found === undefined) found = Number((version.get(a.aggregatorType, a.aggregatorId) as number | null) ?? 0)
+          if (found !== a.expected)
+            return new InvalidOriginalVersionError({ aggregatorType: a.aggregatorType, aggregatorId: a.aggregatorId, expectedVersion: a.expected, foundVersion: found })
+        }
+        for (let i = 0; i < w.events.length; i++) {
+          const id = w.events[i]!.id
+          if (ids.has(id) || exists.get(id) !== undefined) return new InvalidArgumentError(`events[${i}].id ${JSON.stringify(id)} is already stored`)
+        }
+        return undefined
+      }
+      db.statement('BEGIN IMMEDIATE').run()
+      try {
+        const outcomes = writes.map((w) => {
+          const err = check(w)
+          if (err) return err
+          for (const e of w.events) {
+            ins.run(e.id, e.aggregatorType, e.aggregatorId, e.version, e.name, e.routingKey, e.data, e.metadata, now)
+            ids.add(e.id)
+          }
+          for (const a of w.aggregates) versions.set(a.key, a.last)
+          return undefined
+        })
+        db.statement('COMMIT').run()
+        return outcomes
+      } catch (err) {
+        if (db.db.inTransaction) db.statement('ROLLBACK').run()
+        throw err
+      }
+    })
+}

@@ -1,0 +1,10 @@
+/**
+ * Holdfast: durable state for TypeScript engines. Start with {@link openStore}.
+ * @packageDocumentation
+ */
+export { openStore, type OpenStoreOptions } from './open-store.js'
+export type { Backend, Store } from './store.js'
+export type { PGliteLike } from './sql/pglite.js'
+export * from './errors.js'
+export type { Args, Edge, Event, EventStore, NewEvent, PageInfo, ReadAggregator, ReadResult, RoutingKey, Snapshot, SubscriberInfo } from './events/types.js'
+export { encodeCursor, decodeCursor } from './events/cursor.js'

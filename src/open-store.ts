@@ -1,0 +1,126 @@
+import { InvalidArgumentError } from './errors.js'
+import { MemoryEventStore } from './events/memory-event-store.js'
+import { postgresAppender } from './events/postgres-append.js'
+import { eventsChannel } from './events/schema.js'
+import { SqlEventStore } from './events/sql-event-store.js'
+import { sqliteAppender } from './events/sqlite-append.js'
+import { Lifecycle } from './lifecycle.js'
+import type { PostgresDatabase, SqlDatabase } from './sql/database.js'
+import { migrate } from './sql/migrations.js'
+import { PGliteDatabase, type PGliteLike } from './sql/pglite.js'
+import { PgDatabase } from './sql/postgres.js'
+import { SqliteDatabase } from './sql/sqlite.js'
+import type { Backend, Store } from './store.js'
+import { describe } from './validate.js'
+
+/** Options for {@link openStore}. Give `url` or `pglite`. */
+export interface OpenStoreOptions {
+  /**
+   * Where the data lives: a file path or `sqlite:<path>` (`sqlite::memory:` for an in-memory database),
+   * `postgres://…` / `postgresql://…`, or `memory:`.
+   */
+  url?: string
+  /** A PGlite instance to use as the PostgreSQL engine (it stays open when the store closes). */
+  pglite?: PGliteLike
+  /** PostgreSQL schema for Holdfast's tables; default `holdfast`. */
+  schema?: string
+  /** SQLite durability: `full` (default) survives power loss; `normal` survives a process crash only. */
+  synchronous?: 'full' | 'normal'
+  /** SQLite: how long to wait for another process's write lock, in ms; default 10,000. */
+  busyTimeoutMs?: number
+  /** PostgreSQL: most pooled connections; default 10. */
+  poolSize?: number
+}
+
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
+
+interface Target {
+  backend: Backend
+  path?: string
+  url?: string
+}
+
+/** Reads a URL into a backend. Anything without a known scheme is a file path. */
+function parseUrl(url: string): Target {
+  if (url === 'memory:') return { backend: 'memory' }
+  if (/^postgres(ql)?:\/\//i.test(url)) return { backend: 'postgres', url }
+  if (url.startsWith('sqlite:')) {
+    let path = url.slice('sqlite:'.length)
+    if (path.startsWith('//')) path = path.slice(2)
+    if (path === '') throw new InvalidArgumentError(`url ${JSON.stringify(url)} names no SQLite file`)
+    return { backend: 'sqlite', path }
+  }
+  // A scheme of two or more letters that is not ours is a mistake, not a file name (one letter is a Windows drive).
+  if (/^[A-Za-z][A-Za-z0-9+.-]+:/.test(url)) throw new InvalidArgumentError(`url ${JSON.stringify(url)} has an unknown scheme; use a file path, sqlite:, postgres:// or memory:`)
+  return { backend: 'sqlite', path: url }
+}
+
+/**
+ * Opens a store: creates or migrates the schema and hands out the contracts.
+ *
+ * @example
+ * const store = await openStore('./app.db')                      // SQLite file (the default backend)
+ * const store = await openStore('postgres://user@host:5432/db')  // PostgreSQL
+ * const store = await openStore('memory:')                        // in-memory reference backend
+ */
+export async function openStore(urlOrOptions: string | OpenStoreOptions): Promise<Store> {
+  const options: OpenStoreOptions = typeof urlOrOptions === 'string' ? { url: urlOrOptions } : urlOrOptions
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`openStore takes a URL or an options object, got ${describe(urlOrOptions)}`)
+  const schema = options.schema ?? 'holdfast'
+  if (typeof schema !== 'string' || !SCHEMA_NAME.test(schema))
+    throw new InvalidArgumentError(`schema must be a PostgreSQL identifier (letters, digits, _; at most 63), got ${describe(schema)}`)
+  if (options.synchronous !== undefined && options.synchronous !== 'full' && options.synchronous !== 'normal')
+    throw new InvalidArgumentError(`synchronous must be 'full' or 'normal', got ${describe(options.synchronous)}`)
+
+  const life = new Lifecycle()
+  if (options.pglite) return sqlStore(life, new PGliteDatabase(options.pglite, schema))
+  if (typeof options.url !== 'string' || options.url === '') throw new InvalidArgumentError(`openStore needs a url or a pglite instance, got ${describe(options.url)}`)
+  const target = parseUrl(options.url)
+  switch (target.backend) {
+    case 'memory': {
+      const events = new MemoryEventStore(life)
+      return {
+        backend: 'memory',
+        events,
+        close: async () => {
+          if (life.close()) await events.close()
+        },
+      }
+    }
+    case 'sqlite':
+      return sqlStore(
+        life,
+        await SqliteDatabase.open({ path: target.path!, synchronous: options.synchronous ?? 'full', busyTimeoutMs: options.busyTimeoutMs ?? 10_000 }),
+      )
+    case 'postgres':
+      return sqlStore(life, await PgDatabase.open({ url: target.url!, schema, poolSize: options.poolSize ?? 10 }))
+  }
+}
+
+async function sqlStore(life: Lifecycle, db: SqlDatabase): Promise<Store> {
+  try {
+    await migrate(db)
+  } catch (err) {
+    await db.close().catch(() => {})
+    throw err
+  }
+  const events =
+    db.engine === 'sqlite'
+      ? new SqlEventStore(db, life, { append: sqliteAppender(db as SqliteDatabase) })
+      : new SqlEventStore(db, life, {
+          append: postgresAppender(db as PostgresDatabase),
+          listen: (fn) => (db as PostgresDatabase).listen(eventsChannel((db as PostgresDatabase).schema), fn),
+        })
+  let closing: Promise<void> | undefined
+  return {
+    backend: db.engine,
+    events,
+    close: () => {
+      if (!closing) {
+        life.close()
+        closing = events.close().finally(() => db.close())
+      }
+      return closing
+    },
+  }
+}

@@ -1,0 +1,44 @@
+import { SchemaVersionError } from '../errors.js'
+import { eventsSchema } from '../events/schema.js'
+import { quoteIdent, type PostgresDatabase, type SqlDatabase } from './database.js'
+
+/** One forward-only schema step. Its place in {@link MIGRATIONS} (1-based) is its version. */
+export interface Migration {
+  /** Short description, recorded with the version. */
+  name: string
+  /** Statements for SQLite, given the qualified-name function of the database. */
+  sqlite: (table: (name: string) => string) => string[]
+  /** Statements for PostgreSQL. */
+  postgres: (table: (name: string) => string, schema: string) => string[]
+}
+
+/** Every migration, oldest first. Append only: never edit or reorder a released entry. */
+export const MIGRATIONS: readonly Migration[] = [eventsSchema]
+
+/** Advisory-lock class for migrations, so concurrent openers take turns (`hf` + `mg`). */
+const MIGRATION_LOCK = 0x6866_6d67
+
+/**
+ * Creates or migrates the schema, each step once, in one transaction that concurrent openers serialise on (SQLite's
+ * write lock, a PostgreSQL advisory lock). A database newer than this build is refused untouched.
+ */
+export async function migrate(db: SqlDatabase): Promise<void> {
+  const migrations = db.table('migrations')
+  await db.transaction(async (tx) => {
+    if (db.engine === 'postgres') {
+      const { schema } = db as PostgresDatabase
+      await tx.all('SELECT pg_advisory_xact_lock(?, hashtext(?))', [MIGRATION_LOCK, schema])
+      await tx.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`)
+    }
+    await tx.run(`CREATE TABLE IF NOT EXISTS ${migrations} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
+    const [row] = await tx.all<{ v: number | string | null }>(`SELECT max(version) AS v FROM ${migrations}`)
+    const current = Number(row?.v ?? 0)
+    if (current > MIGRATIONS.length) throw new SchemaVersionError(current, MIGRATIONS.length)
+    for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+      const m = MIGRATIONS[version - 1]!
+      const statements = db.engine === 'postgres' ? m.postgres((n) => db.table(n), (db as PostgresDatabase).schema) : m.sqlite((n) => db.table(n))
+      for (const statement of statements) await tx.run(statement)
+      await tx.run(`INSERT INTO ${migrations} (version, name, applied_at) VALUES (?, ?, ?)`, [version, m.name, Date.now()])
+    }
+  })
+}

@@ -1,0 +1,120 @@
+import type BetterSqlite3 from 'better-sqlite3'
+import { HoldfastError, StoreUnavailableError } from '../errors.js'
+import type { SqlDatabase, SqlExecutor } from './database.js'
+import { Mutex } from './mutex.js'
+
+/** How to open a SQLite database. */
+export interface SqliteConfig {
+  /** File path, or `:memory:`. */
+  path: string
+  /** `full` (default): a resolved write survives power loss. `normal`: survives a process crash only. */
+  synchronous: 'full' | 'normal'
+  /** How long to wait for another process's lock before `STORE_UNAVAILABLE`. */
+  busyTimeoutMs: number
+}
+
+type Statement = BetterSqlite3.Statement<unknown[], unknown>
+
+/** Maps a driver error to Holdfast's: busy, locked, I/O and every other driver failure mean "did not happen". */
+export function sqliteError(err: unknown): unknown {
+  if (err instanceof HoldfastError) return err
+  const code = (err as { code?: unknown }).code
+  const message = err instanceof Error ? err.message : String(err)
+  return new StoreUnavailableError(`sqlite${typeof code === 'string' ? ` ${code}` : ''}: ${message}`, { cause: err })
+}
+
+/**
+ * better-sqlite3, one connection per store. Its calls are synchronous, so hot paths ({@link SqliteDatabase.exclusive})
+ * run whole transactions without yielding; the mutex keeps async transactions from sharing the connection.
+ */
+export class SqliteDatabase implements SqlDatabase {
+  readonly engine = 'sqlite' as const
+  readonly #mutex = new Mutex()
+  readonly #statements = new Map<string, Statement>()
+  readonly #direct: SqlExecutor
+
+  private constructor(
+    /** The better-sqlite3 handle; use only inside {@link SqliteDatabase.exclusive}. */
+    readonly db: BetterSqlite3.Database,
+  ) {
+    this.#direct = {
+      all: async <R extends object>(sql: string, params: readonly unknown[] = []) => this.statement(sql).all(...params) as R[],
+      run: async (sql: string, params: readonly unknown[] = []) => this.statement(sql).run(...params).changes,
+    }
+  }
+
+  /** Opens (creating if needed) the file in WAL mode with the requested durability. */
+  static async open(config: SqliteConfig): Promise<SqliteDatabase> {
+    let Database: typeof BetterSqlite3
+    try {
+      Database = (await import('better-sqlite3')).default
+    } catch (err) {
+      throw new StoreUnavailableError('the SQLite backend needs the better-sqlite3 package: npm install better-sqlite3', { cause: err })
+    }
+    let db: BetterSqlite3.Database | undefined
+    try {
+      db = new Database(config.path, { timeout: config.busyTimeoutMs })
+      db.pragma('journal_mode = WAL')
+      db.pragma(`synchronous = ${config.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
+      return new SqliteDatabase(db)
+    } catch (err) {
+      db?.close()
+      throw sqliteError(err)
+    }
+  }
+
+  /** A cached prepared statement. */
+  statement(sql: string): Statement {
+    let stmt = this.#statements.get(sql)
+    if (!stmt) {
+      stmt = this.db.prepare(sql)
+      this.#statements.set(sql, stmt)
+    }
+    return stmt
+  }
+
+  table(name: string): string {
+    return `holdfast_${name}`
+  }
+
+  /** Runs synchronous work with the connection to itself. */
+  exclusive<T>(fn: () => T): Promise<T> {
+    return this.#mutex.run(() => {
+      try {
+        return fn()
+      } catch (err) {
+        throw sqliteError(err)
+      }
+    })
+  }
+
+  all<R extends object>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    return this.exclusive(() => this.statement(sql).all(...params) as R[])
+  }
+
+  run(sql: string, params: readonly unknown[] = []): Promise<number> {
+    return this.exclusive(() => this.statement(sql).run(...params).changes)
+  }
+
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.#mutex.run(async () => {
+      try {
+        this.db.exec('BEGIN IMMEDIATE')
+      } catch (err) {
+        throw sqliteError(err)
+      }
+      try {
+        const result = await fn(this.#direct)
+        this.db.exec('COMMIT')
+        return result
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK')
+        throw sqliteError(err)
+      }
+    })
+  }
+
+  async close(): Promise<void> {
+    await this.#mutex.run(() => this.db.close())
+  }
+}

@@ -1,0 +1,14 @@
+import type { EventStore } from './events/types.js'
+
+/** Which engine a store runs on. */
+export type Backend = 'sqlite' | 'postgres' | 'memory'
+
+/** An open Holdfast store: the contracts on one database. */
+export interface Store {
+  /** The engine behind this store. */
+  readonly backend: Backend
+  /** The event store (`spec/events.md`). */
+  readonly events: EventStore
+  /** Waits for pending writes, releases connections; idempotent. Every call afterwards rejects with `STORE_CLOSED`. */
+  close(): Promise<void>
+}

@@ -2,6 +2,7 @@
 import { mkdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Report, Unit } from './report.js'
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 export const ROOT_DIR = dirname(BENCH_DIR)
@@ -15,6 +16,8 @@ export const CONCURRENCY = 32
 /** Options every workload reads; `durationMs` bounds each timed loop. */
 export interface BenchOptions {
   durationMs: number
+  /** Contenders of one comparison take turns this many times, so that drift on a shared VM hits all of them. */
+  rounds: number
   readMinPages: number
   pgUrl: string
 }
@@ -29,6 +32,8 @@ export interface Measurement {
   opsPerSec: number
   rowsPerSec: number
   firstError?: string
+  /** The figure of each round, when measured in rounds (shows how much the machine drifted). */
+  rounds?: number[]
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -138,6 +143,80 @@ export async function runLoop(spec: LoopSpec): Promise<Measurement> {
   await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)))
   const seconds = (performance.now() - start) / 1000
   return { ops, rows, errors, seconds, opsPerSec: ops / seconds, rowsPerSec: rows / seconds, firstError }
+}
+
+/** One side of a comparison: opened once, measured in alternating rounds, closed at the end. */
+export interface Contender {
+  id: string
+  label: string
+  unit?: Unit
+  note?: string
+  concurrency?: number
+  warmupOps?: number
+  /** Returns the operation to time, or null when the contender is unavailable (its reason already printed). */
+  open: () => Promise<{ op: LoopSpec['op']; close: () => Promise<void> } | null>
+}
+
+/**
+ * Opens every contender, then runs them in turn for `rounds` rounds of `durationMs / rounds` each and reports the
+ * totals. A contender that fails to open is skipped with its reason; the others still run.
+ */
+export async function compare(
+  report: Report,
+  opts: BenchOptions,
+  contenders: Contender[],
+  extra: { minOps?: number; rounds?: number } = {},
+): Promise<void> {
+  const rounds = extra.rounds ?? opts.rounds
+  const opened: { c: Contender; op: LoopSpec['op']; close: () => Promise<void>; total: Measurement }[] = []
+  try {
+    for (const c of contenders) {
+      try {
+        const o = await c.open()
+        if (o) opened.push({ c, ...o, total: { ops: 0, rows: 0, errors: 0, seconds: 0, opsPerSec: 0, rowsPerSec: 0 } })
+        else report.skip(c.id, 'not available')
+      } catch (error) {
+        report.skip(c.id, `failed to open: ${describeError(error)}`)
+      }
+    }
+    for (let r = 0; r < rounds; r++) {
+      for (const o of opened) {
+        const m = await runLoop({
+          durationMs: opts.durationMs / rounds,
+          minOps: Math.ceil((extra.minOps ?? 0) / rounds),
+          concurrency: o.c.concurrency ?? 1,
+          warmupOps: r === 0 ? (o.c.warmupOps ?? 0) : 0,
+          op: o.op,
+        })
+        const t = o.total
+        ;(t.rounds ??= []).push(o.c.unit === 'rows/s' ? m.rowsPerSec : m.opsPerSec)
+        t.ops += m.ops
+        t.rows += m.rows
+        t.errors += m.errors
+        t.seconds += m.seconds
+        t.firstError ??= m.firstError
+      }
+    }
+    for (const { c, total: t } of opened) {
+      t.opsPerSec = t.ops / t.seconds
+      t.rowsPerSec = t.rows / t.seconds
+      report.add(c.id, c.label, t, c.unit ?? 'writes/s', c.note)
+    }
+  } finally {
+    for (const o of opened) await o.close().catch((error: unknown) => report.skip(`${o.c.id} close`, describeError(error)))
+  }
+}
+
+/** Retries `fn` a few times (for peers' transient failures while loading data, not while measuring). */
+export async function retry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn()
+    } catch (error) {
+      if (i >= attempts) throw error
+      await new Promise((resolve) => setTimeout(resolve, 10 * i))
+    }
+  }
 }
 
 export function describeError(error: unknown): string {

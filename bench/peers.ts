@@ -5,6 +5,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { BENCH_DIR } from './lib.js'
+import { out } from './report.js'
 
 /** The Emmett event shape: JSON data. */
 export interface EmmettEvent {
@@ -37,6 +38,7 @@ export interface EmmettSqliteModule {
 /** The `pg` the Emmett-PG peer resolves (its own copy, so dumbo's global type parsers stay out of Holdfast's pg). */
 export interface PeerPgPool {
   end(): Promise<void>
+  on(event: 'error', listener: (error: Error) => void): unknown
 }
 export interface EmmettPgModule {
   getPostgreSQLEventStore(connectionString: string, options?: { connectionOptions?: { pool: PeerPgPool } }): EmmettPgEventStore
@@ -49,7 +51,7 @@ const warned = new Set<PeerName>()
 function peerRequire(name: PeerName): NodeJS.Require | null {
   const folder = join(BENCH_DIR, 'peers', name)
   if (!existsSync(join(folder, 'node_modules'))) {
-    if (!warned.has(name)) console.log(`  ! peer ${name} is not installed (run \`npm run bench:setup\`); skipping it`)
+    if (!warned.has(name)) out(`  ! peer ${name} is not installed (run \`npm run bench:setup\`); skipping it`)
     warned.add(name)
     return null
   }
@@ -76,7 +78,11 @@ export async function loadEmmettPg(): Promise<EmmettPgModule | null> {
   const pg = req('pg') as { Pool: new (config: { connectionString: string; max: number }) => PeerPgPool }
   return {
     getPostgreSQLEventStore: mod.getPostgreSQLEventStore,
-    createPool: (connectionString, max) => new pg.Pool({ connectionString, max }),
+    createPool: (connectionString, max) => {
+      const pool = new pg.Pool({ connectionString, max })
+      pool.on('error', () => {}) // an idle connection killed by the next DROP DATABASE … WITH (FORCE)
+      return pool
+    },
   }
 }
 

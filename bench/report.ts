@@ -17,6 +17,7 @@ export interface WorkloadResult {
   errors: number
   firstError?: string
   note?: string
+  rounds?: number[]
 }
 
 export interface Check {
@@ -30,6 +31,8 @@ export interface Check {
 }
 
 const round = (n: number, digits: number): number => Number(n.toFixed(digits))
+/** Writes a line to stdout directly: peers' console.log is silenced during some workloads, the report is not. */
+export const out = (line: string): void => void process.stdout.write(line + '\n')
 
 export class Report {
   readonly workloads = new Map<string, WorkloadResult>()
@@ -51,16 +54,17 @@ export class Report {
       errors: m.errors,
       ...(m.firstError ? { firstError: m.firstError } : {}),
       ...(note ? { note } : {}),
+      ...(m.rounds && m.rounds.length > 1 ? { rounds: m.rounds } : {}),
     }
     this.workloads.set(id, result)
     const errs = m.errors ? `  (${m.errors} failed: ${m.firstError ?? ''})` : ''
-    console.log(`  ${label.padEnd(58)} ${fmt(result.value).padStart(10)} ${unit}${errs}`)
+    out(`  ${label.padEnd(58)} ${fmt(result.value).padStart(10)} ${unit}${errs}`)
     return result
   }
 
   skip(id: string, why: string): void {
     this.skipped.push(`${id}: ${why}`)
-    console.log(`  - ${id} skipped: ${why}`)
+    out(`  - ${id} skipped: ${why}`)
   }
 
   /** numerator / denominator of two workloads' figures, with an optional target. */
@@ -84,24 +88,24 @@ export class Report {
 
   print(): void {
     const elapsed = (performance.now() - this.t0) / 1000
-    console.log('\nThroughput')
-    console.log(`  ${'workload'.padEnd(58)} ${'figure'.padStart(10)}`)
+    out('\nThroughput')
+    out(`  ${'workload'.padEnd(58)} ${'figure'.padStart(10)}`)
     for (const w of this.workloads.values()) {
       const errs = w.errors ? `  ${w.errors} failed` : ''
-      console.log(`  ${w.label.padEnd(58)} ${fmt(w.value).padStart(10)} ${w.unit}${errs}`)
+      out(`  ${w.label.padEnd(58)} ${fmt(w.value).padStart(10)} ${w.unit}${errs}`)
     }
     if (Object.keys(this.facts).length) {
-      console.log('\nFacts')
-      for (const [k, v] of Object.entries(this.facts)) console.log(`  ${k.padEnd(58)} ${String(v).padStart(10)}`)
+      out('\nFacts')
+      for (const [k, v] of Object.entries(this.facts)) out(`  ${k.padEnd(58)} ${String(v).padStart(10)}`)
     }
-    console.log('\nRatios and limits')
+    out('\nRatios and limits')
     for (const c of this.checks) {
       const value = c.value === null ? 'n/a' : c.value.toFixed(2) + (c.unit === 'x' ? '×' : ` ${c.unit}`)
       const target = c.target ? `${c.target.op} ${c.target.value}${c.unit === 'x' ? '' : ` ${c.unit}`}` : ''
       const status = c.value === null ? (c.note ?? 'n/a') : c.met === undefined ? '' : c.met ? 'met' : 'MISSED'
-      console.log(`  ${c.label.padEnd(58)} ${value.padStart(10)}  ${target.padEnd(10)} ${status}`)
+      out(`  ${c.label.padEnd(58)} ${value.padStart(10)}  ${target.padEnd(10)} ${status}`)
     }
-    console.log(`\nbench took ${elapsed.toFixed(0)} s`)
+    out(`\nbench took ${elapsed.toFixed(0)} s`)
   }
 
   write(meta: { args: string[]; sqliteVersion?: string; postgresVersion?: string }): string {
@@ -132,6 +136,7 @@ export class Report {
             errors: w.errors,
             ...(w.firstError ? { firstError: w.firstError } : {}),
             ...(w.note ? { note: w.note } : {}),
+            ...(w.rounds ? { rounds: w.rounds.map((r) => round(r, 0)) } : {}),
           },
         ]),
       ),

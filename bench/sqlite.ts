@@ -3,15 +3,18 @@ import Database from 'better-sqlite3'
 import { BIG_AGGREGATE, byAggregate, DATASET_SIZE, readDataset, versionPages } from './dataset.js'
 import { loadHoldfast, pageReader, singleEventWriter, toNewEvent, type HfStore } from './holdfast.js'
 import {
+  compare,
   CONCURRENCY,
   JSON_PAYLOAD,
   PAGE_SIZE,
   quietly,
   rawRow,
   removeDb,
-  runLoop,
+  retry,
   tempDbPath,
   type BenchOptions,
+  type Contender,
+  type LoopSpec,
   type RawRow,
 } from './lib.js'
 import { emmettEvent, loadEmmettSqlite, type EmmettEventStore } from './peers.js'
@@ -54,76 +57,91 @@ export function sqliteVersion(): string {
   return v
 }
 
-async function withHoldfast<T>(name: string, fn: (store: HfStore) => Promise<T>): Promise<T> {
-  const openStore = await loadHoldfast()
-  const path = tempDbPath(name)
-  const store = await openStore(path)
-  try {
-    return await fn(store)
-  } finally {
-    await store.close()
-    removeDb(path)
+/** A Holdfast store on a fresh file, prepared by `load`, timed by the op that `op` returns. */
+function holdfast(
+  name: string,
+  op: (store: HfStore) => LoopSpec['op'],
+  load?: (store: HfStore) => Promise<void>,
+): Contender['open'] {
+  return async () => {
+    const openStore = await loadHoldfast()
+    const path = tempDbPath(name)
+    const store = await openStore(path)
+    await load?.(store)
+    return { op: op(store), close: async () => (await store.close(), removeDb(path)) }
   }
 }
 
-async function withEmmett<T>(name: string, fn: (store: EmmettEventStore) => Promise<T>): Promise<T | null> {
-  const emmett = await loadEmmettSqlite()
-  if (!emmett) return null
-  const path = tempDbPath(name)
-  try {
-    return await fn(emmett.getSQLiteEventStore({ fileName: path }))
-  } finally {
-    removeDb(path) // Emmett-SQLite opens and closes a connection per call: nothing stays open
+/** A raw better-sqlite3 connection on a fresh file with the same table. */
+function raw(name: string, op: (db: Database.Database) => LoopSpec['op'], setup?: (db: Database.Database) => void): Contender['open'] {
+  return () => {
+    const path = tempDbPath(name)
+    const db = openRaw(path)
+    setup?.(db)
+    return Promise.resolve({ op: op(db), close: () => Promise.resolve((db.close(), removeDb(path))) })
+  }
+}
+
+/** Emmett-SQLite on a fresh file (it opens and closes a connection per call: nothing stays open between calls). */
+function emmett(name: string, op: (store: EmmettEventStore) => LoopSpec['op'], load?: (store: EmmettEventStore) => Promise<void>): Contender['open'] {
+  return async () => {
+    const mod = await loadEmmettSqlite()
+    if (!mod) return null
+    const path = tempDbPath(name)
+    const store = mod.getSQLiteEventStore({ fileName: path })
+    await store.appendToStream('order-warmup', [emmettEvent(JSON_PAYLOAD)]) // creates the schema, alone
+    await load?.(store)
+    return { op: op(store), close: () => Promise.resolve(removeDb(path)) }
   }
 }
 
 /** Emmett-SQLite appends, one event per call, each writer to its own stream. */
-function emmettAppender(store: EmmettEventStore, prefix: string): (worker: number) => Promise<void> {
-  return async (worker) => {
-    await store.appendToStream(`order-${prefix}${worker}`, [emmettEvent(JSON_PAYLOAD)])
-  }
+const emmettAppender = (store: EmmettEventStore, prefix: string) => async (worker: number) => {
+  await store.appendToStream(`order-${prefix}${worker}`, [emmettEvent(JSON_PAYLOAD)])
 }
 
 export async function sqliteWrites(report: Report, opts: BenchOptions): Promise<void> {
-  const { durationMs } = opts
-  {
-    const path = tempDbPath('raw')
-    const db = openRaw(path)
+  const rawInsert = (db: Database.Database): LoopSpec['op'] => {
     const insert = db.prepare(INSERT)
     let version = 0
-    const m = await runLoop({ durationMs, warmupOps: 10, op: () => void insert.run(...rowParams(rawRow('raw', ++version))) })
-    report.add('sqlite.write.raw', 'sqlite raw better-sqlite3, 1 insert per transaction', m)
-    db.close()
-    removeDb(path)
+    return () => void insert.run(...rowParams(rawRow('raw', ++version)))
   }
-  await withHoldfast('hf-seq', async (store) => {
-    const m = await runLoop({ durationMs, warmupOps: 10, op: singleEventWriter(store, 'seq') })
-    report.add('sqlite.write.holdfast-seq', 'sqlite Holdfast write, 1 event, sequential', m)
-  })
-  await withHoldfast('hf-32', async (store) => {
-    const m = await runLoop({ durationMs, concurrency: CONCURRENCY, warmupOps: 1, op: singleEventWriter(store, 'c') })
-    report.add('sqlite.write.holdfast-32', 'sqlite Holdfast write, 1 event, 32 concurrent writers', m)
-  })
-  const seq = await withEmmett('emmett-seq', async (store) => {
-    const m = await runLoop({ durationMs, warmupOps: 5, op: emmettAppender(store, 'seq') })
-    report.add('sqlite.write.emmett-seq', 'sqlite Emmett appendToStream, 1 event, sequential', m)
-  })
-  if (seq === null) report.skip('sqlite.write.emmett', 'peer emmett-sqlite not installed')
-  await withEmmett('emmett-32', async (store) => {
-    // Emmett-SQLite shares one connection between calls and closes it when any call ends: concurrent appends fail
-    // (SQLITE_MISUSE). Count the failures; also catch what escapes as uncaught errors from sqlite3 callbacks.
-    let escaped = 0
-    const onUncaught = (): void => void escaped++
-    process.on('uncaughtException', onUncaught)
-    try {
-      await store.appendToStream('order-warmup', [emmettEvent(JSON_PAYLOAD)]) // schema creation, alone
-      const m = await quietly(() => runLoop({ durationMs, concurrency: CONCURRENCY, op: emmettAppender(store, 'c') }))
-      m.errors += escaped
-      report.add('sqlite.write.emmett-32', 'sqlite Emmett appendToStream, 1 event, 32 concurrent', m)
-    } finally {
-      process.off('uncaughtException', onUncaught)
-    }
-  })
+  // quietly: Emmett-SQLite console.logs every failed transaction (it sometimes fails a lone append with SQLITE_BUSY).
+  await quietly(() => compare(report, opts, [
+    { id: 'sqlite.write.raw', label: 'sqlite raw better-sqlite3, 1 insert per transaction', warmupOps: 10, open: raw('raw', rawInsert) },
+    { id: 'sqlite.write.holdfast-seq', label: 'sqlite Holdfast write, 1 event, sequential', warmupOps: 10, open: holdfast('hf-seq', (s) => singleEventWriter(s, 'seq')) },
+    {
+      id: 'sqlite.write.holdfast-32',
+      label: 'sqlite Holdfast write, 1 event, 32 concurrent writers',
+      concurrency: CONCURRENCY,
+      warmupOps: 1,
+      open: holdfast('hf-32', (s) => singleEventWriter(s, 'c')),
+    },
+    { id: 'sqlite.write.emmett-seq', label: 'sqlite Emmett appendToStream, 1 event, sequential', warmupOps: 5, open: emmett('emmett-seq', (s) => emmettAppender(s, 'seq')) },
+  ]))
+  // Emmett-SQLite shares one connection between concurrent calls and closes it when any call ends: concurrent appends
+  // fail with SQLITE_MISUSE or wait out busy timeouts. Measured alone, once; failures are counted (and its
+  // console.log of each failed transaction silenced), including any that escape as uncaught errors.
+  let escaped = 0
+  const onUncaught = (): void => void escaped++
+  process.on('uncaughtException', onUncaught)
+  try {
+    await quietly(() =>
+      compare(report, opts, [
+        {
+          id: 'sqlite.write.emmett-32',
+          label: 'sqlite Emmett appendToStream, 1 event, 32 concurrent',
+          concurrency: CONCURRENCY,
+          note: 'Emmett-SQLite shares one connection across concurrent calls; failures counted in errors',
+          open: emmett('emmett-32', (s) => emmettAppender(s, 'c')),
+        },
+      ], { rounds: 1 }),
+    )
+  } finally {
+    process.off('uncaughtException', onUncaught)
+  }
+  const e32 = report.workloads.get('sqlite.write.emmett-32')
+  if (e32 && escaped) e32.errors += escaped
 
   report.ratio('sqlite.write.hf32-vs-raw', 'sqlite Holdfast 32 concurrent / raw sequential', 'sqlite.write.holdfast-32', 'sqlite.write.raw', { op: '>=', value: 5 })
   report.ratio('sqlite.write.hfseq-vs-raw', 'sqlite Holdfast sequential / raw sequential', 'sqlite.write.holdfast-seq', 'sqlite.write.raw', { op: '>=', value: 0.7 })
@@ -133,53 +151,67 @@ export async function sqliteWrites(report: Report, opts: BenchOptions): Promise<
 
 export async function sqliteReads(report: Report, opts: BenchOptions): Promise<void> {
   const dataset = readDataset()
-  const loop = { durationMs: opts.durationMs, minOps: opts.readMinPages, warmupOps: 5 }
-  const label = (who: string, what: 'all' | 'agg'): string =>
-    what === 'all'
-      ? `sqlite ${who} read by position, ${DATASET_SIZE.toLocaleString('en-US')} events, pages of 1,000`
-      : `sqlite ${who} read one aggregate (10,000 of them), pages of 1,000`
-  {
-    const path = tempDbPath('raw-read')
-    const db = openRaw(path)
+  const all = `read all ${DATASET_SIZE / 1000}k by position, pages of 1,000`
+  const agg = 'read 1 aggregate (10k), pages of 1,000'
+  const bigAggregate = [{ aggregatorType: 'bench/Order', aggregatorId: BIG_AGGREGATE }]
+  const rawPager = (db: Database.Database, sql: string, key: unknown[]): LoopSpec['op'] => {
+    const stmt = db.prepare(sql)
+    let after = 0
+    return () => {
+      const rows = stmt.all(...key, after) as { position: number }[]
+      after = rows.length > PAGE_SIZE ? rows[PAGE_SIZE - 1]!.position : 0
+      return Math.min(rows.length, PAGE_SIZE)
+    }
+  }
+  const rawLoad = (db: Database.Database): void => {
     db.exec(READ_INDEX)
     const insert = db.prepare(INSERT)
     const load = db.transaction((rows: RawRow[]) => rows.forEach((r) => insert.run(...rowParams(r))))
     dataset.forEach((batch) => load(batch))
-    const all = db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ${PAGE_SIZE + 1}`)
-    const agg = db.prepare(
-      `SELECT ${COLUMNS} FROM events WHERE aggregator_type = ? AND aggregator_id = ? AND position > ? ORDER BY position LIMIT ${PAGE_SIZE + 1}`,
-    )
-    const pager = (page: (after: number) => unknown[]): (() => number) => {
-      let after = 0
-      return () => {
-        const rows = page(after) as { position: number }[]
-        const n = Math.min(rows.length, PAGE_SIZE)
-        after = rows.length > PAGE_SIZE ? rows[PAGE_SIZE - 1]!.position : 0
-        return n
-      }
-    }
-    report.add('sqlite.read.raw-all', label('raw', 'all'), await runLoop({ ...loop, op: pager((a) => all.all(a)) }), 'rows/s')
-    const aggPage = pager((a) => agg.all('bench/Order', BIG_AGGREGATE, a))
-    report.add('sqlite.read.raw-agg', label('raw', 'agg'), await runLoop({ ...loop, op: aggPage }), 'rows/s')
-    db.close()
-    removeDb(path)
   }
-  await withHoldfast('hf-read', async (store) => {
+  const hfLoad = async (store: HfStore): Promise<void> => {
     for (const batch of dataset) await store.events.write(batch.map(toNewEvent))
-    report.add('sqlite.read.holdfast-all', label('Holdfast', 'all'), await runLoop({ ...loop, op: pageReader(store, null) }), 'rows/s')
-    const agg = pageReader(store, [{ aggregatorType: 'bench/Order', aggregatorId: BIG_AGGREGATE }])
-    report.add('sqlite.read.holdfast-agg', label('Holdfast', 'agg'), await runLoop({ ...loop, op: agg }), 'rows/s')
-  })
-  await withEmmett('emmett-read', async (store) => {
+  }
+  const emmettLoad = async (store: EmmettEventStore): Promise<void> => {
     for (const batch of dataset) {
       for (const [aggregate, rows] of byAggregate(batch)) {
-        await store.appendToStream(`order-${aggregate}`, rows.map(() => emmettEvent(JSON_PAYLOAD)))
+        // Emmett-SQLite sometimes fails a lone append with SQLITE_BUSY ("SQL statements in progress"): retry it.
+        await retry(() => store.appendToStream(`order-${aggregate}`, rows.map(() => emmettEvent(JSON_PAYLOAD))))
       }
     }
+  }
+  const emmettRead = (store: EmmettEventStore): LoopSpec['op'] => {
     const pages = versionPages(PAGE_SIZE)
-    const m = await runLoop({ ...loop, op: async () => (await store.readStream(`order-${BIG_AGGREGATE}`, pages.next().value)).events.length })
-    report.add('sqlite.read.emmett-agg', label('Emmett readStream', 'agg'), m, 'rows/s', 'Emmett-SQLite opens a connection per call')
-  })
+    return async () => (await store.readStream(`order-${BIG_AGGREGATE}`, pages.next().value)).events.length
+  }
+  const selectAll = `SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ${PAGE_SIZE + 1}`
+  const selectAgg = `SELECT ${COLUMNS} FROM events WHERE aggregator_type = ? AND aggregator_id = ? AND position > ? ORDER BY position LIMIT ${PAGE_SIZE + 1}`
+  const r = { unit: 'rows/s' as const, warmupOps: 5 }
+  await quietly(() =>
+    compare(
+      report,
+      opts,
+      [
+        { ...r, id: 'sqlite.read.raw-all', label: `sqlite raw: ${all}`, open: raw('raw-all', (db) => rawPager(db, selectAll, []), rawLoad) },
+        { ...r, id: 'sqlite.read.holdfast-all', label: `sqlite Holdfast: ${all}`, open: holdfast('hf-all', (s) => pageReader(s, null), hfLoad) },
+        {
+          ...r,
+          id: 'sqlite.read.raw-agg',
+          label: `sqlite raw: ${agg}`,
+          open: raw('raw-agg', (db) => rawPager(db, selectAgg, ['bench/Order', BIG_AGGREGATE]), rawLoad),
+        },
+        { ...r, id: 'sqlite.read.holdfast-agg', label: `sqlite Holdfast: ${agg}`, open: holdfast('hf-agg', (s) => pageReader(s, bigAggregate), hfLoad) },
+        {
+          ...r,
+          id: 'sqlite.read.emmett-agg',
+          label: `sqlite Emmett readStream: ${agg}`,
+          note: 'Emmett-SQLite opens a connection per call',
+          open: emmett('emmett-read', emmettRead, emmettLoad),
+        },
+      ],
+      { minOps: opts.readMinPages },
+    ),
+  )
 
   report.ratio('sqlite.read.all-vs-raw', 'sqlite Holdfast / raw, read by position', 'sqlite.read.holdfast-all', 'sqlite.read.raw-all', { op: '>=', value: 0.7 })
   report.ratio('sqlite.read.agg-vs-raw', 'sqlite Holdfast / raw, read by aggregate', 'sqlite.read.holdfast-agg', 'sqlite.read.raw-agg', { op: '>=', value: 0.7 })
@@ -190,7 +222,7 @@ export async function sqliteScale(report: Report, opts: BenchOptions): Promise<v
   const openStore = await loadHoldfast()
   const path = tempDbPath('scale')
   try {
-    await runScale(report, opts, 'sqlite', () => openStore(path))
+    await runScale(report, opts, 'sqlite', () => openStore(path), path)
   } finally {
     removeDb(path)
   }

@@ -87,6 +87,8 @@ export const eventsSchema: Migration = {
     // after the commit is visible) it checks every write's expected versions and ids, skips the writes that fail
     // (reported as rows), numbers the rest after max(position) and sends one NOTIFY. Positions therefore become
     // visible in order: a reader paging forward never skips a later commit with a lower position.
+    // The lookups are per-row scalar subqueries on purpose: plpgsql caches its plans, and a join planned while the
+    // table was empty stays a sequential scan for the life of the connection; a keyed subquery is an index probe.
     `CREATE FUNCTION ${t('append_events')}(
       p_write INT[], p_id TEXT[], p_type TEXT[], p_agg TEXT[], p_version BIGINT[], p_name TEXT[], p_routing TEXT[],
       p_data BYTEA[], p_meta BYTEA[], p_exp_write INT[], p_exp_type TEXT[], p_exp_agg TEXT[], p_expected BIGINT[],
@@ -112,9 +114,11 @@ export const eventsSchema: Migration = {
         RETURN NEXT;
       END LOOP;
       FOR r IN
-        SELECT u.w, u.id FROM unnest(p_write, p_id) WITH ORDINALITY AS u(w, id, o)
-        WHERE NOT (u.w = ANY(bad)) AND EXISTS (SELECT 1 FROM ${t('events')} ev WHERE ev.id = u.id)
-        ORDER BY u.o
+        SELECT x.w, x.id FROM (
+          SELECT u.w, u.id, u.o, (SELECT true FROM ${t('events')} ev WHERE ev.id = u.id) AS taken
+          FROM unnest(p_write, p_id) WITH ORDINALITY AS u(w, id, o)
+        ) x WHERE x.taken AND NOT (x.w = ANY(bad))
+        ORDER BY x.o
       LOOP
         bad := bad || r.w;
         o_write := r.w; o_kind := 'id'; o_type := NULL; o_agg := NULL; o_expected := NULL; o_found := NULL; o_id := r.id;

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, InvalidOriginalVersionError } from '../errors.js'
 import { assertBytes, assertInteger, assertKey, assertObject, copyBytes, describe } from '../validate.js'
 import { decodeCursor } from './cursor.js'
-import type { Args, NewEvent, ReadAggregator, RoutingKey } from './types.js'
+import type { Args, NewEvent, ReadAggregator } from './types.js'
 
 /** A write after validation: private copies, and the version each touched aggregate must be at. */
 export interface CheckedWrite {

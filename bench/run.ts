@@ -1,0 +1,108 @@
+// `npm run bench [-- --only sqlite,reads] [--scale | --no-scale] [--duration 2500]`
+//
+// Side-by-side throughput of Holdfast's event store against the raw drivers and Emmett, on SQLite and PostgreSQL,
+// in one process. Prints a table and writes bench/results/latest.json.
+import { rmSync } from 'node:fs'
+import { describeError, TMP_DIR, type BenchOptions } from './lib.js'
+import { dropBenchDatabases, postgresReachable, postgresReads, postgresScale, postgresWrites } from './postgres.js'
+import { Report } from './report.js'
+import { sqliteReads, sqliteScale, sqliteVersion, sqliteWrites } from './sqlite.js'
+
+interface Group {
+  id: string
+  engine: 'sqlite' | 'postgres'
+  run: (report: Report, opts: BenchOptions) => Promise<void>
+}
+const GROUPS: Group[] = [
+  { id: 'sqlite.writes', engine: 'sqlite', run: sqliteWrites },
+  { id: 'sqlite.reads', engine: 'sqlite', run: sqliteReads },
+  { id: 'sqlite.scale', engine: 'sqlite', run: sqliteScale },
+  { id: 'postgres.writes', engine: 'postgres', run: postgresWrites },
+  { id: 'postgres.reads', engine: 'postgres', run: postgresReads },
+  { id: 'postgres.scale', engine: 'postgres', run: postgresScale },
+]
+/** The scale groups take about a minute per engine here; on by default, `--no-scale` leaves them out. */
+const SCALE_BY_DEFAULT = true
+
+const USAGE = `usage: tsx bench/run.ts [--only <words>] [--scale | --no-scale] [--duration <ms>]
+  --only      comma-separated words; runs the groups whose id contains any of them
+              (groups: ${GROUPS.map((g) => g.id).join(', ')}; e.g. --only sqlite, --only reads, --only postgres.writes)
+  --scale     include the 1,000,000-event scale groups (default: ${SCALE_BY_DEFAULT ? 'on' : 'off'})
+  --no-scale  leave them out
+  --duration  milliseconds per timed workload (default 3000)
+  env HOLDFAST_BENCH_PG  PostgreSQL server URL without a database (default postgres://postgres@127.0.0.1:5432)`
+
+function parseArgs(argv: string[]): { only: string[]; scale: boolean; durationMs: number } {
+  let only: string[] = []
+  let scale: boolean | undefined
+  let durationMs = 3000
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    const [flag, inline] = arg.includes('=') ? (arg.split('=', 2) as [string, string]) : [arg, undefined]
+    const value = (): string => {
+      const v = inline ?? argv[++i]
+      if (v === undefined) throw new Error(`${flag} needs a value\n${USAGE}`)
+      return v
+    }
+    if (flag === '--only') only = value().split(',').map((s) => s.trim()).filter(Boolean)
+    else if (flag === '--scale') scale = true
+    else if (flag === '--no-scale') scale = false
+    else if (flag === '--duration') durationMs = Number(value())
+    else if (flag === '--help' || flag === '-h') {
+      console.log(USAGE)
+      process.exit(0)
+    } else throw new Error(`unknown argument ${arg}\n${USAGE}`)
+  }
+  if (!Number.isFinite(durationMs) || durationMs <= 0) throw new Error(`--duration must be a positive number of ms`)
+  // Naming a scale group in --only asks for it.
+  return { only, scale: scale ?? (only.some((w) => w.includes('scale')) || SCALE_BY_DEFAULT), durationMs }
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2)
+  const { only, scale, durationMs } = parseArgs(args)
+  const opts: BenchOptions = {
+    durationMs,
+    rounds: 3,
+    readMinPages: 60,
+    pgUrl: process.env.HOLDFAST_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432',
+  }
+  const selected = GROUPS.filter(
+    (g) => (only.length === 0 || only.some((w) => g.id.includes(w))) && (scale || !g.id.endsWith('.scale')),
+  )
+  if (selected.length === 0) throw new Error(`--only ${only.join(',')} selects no group\n${USAGE}`)
+
+  const report = new Report()
+  const sqlite = sqliteVersion()
+  const postgres = selected.some((g) => g.engine === 'postgres') ? await postgresReachable(opts) : undefined
+  console.log(`holdfast bench: ${selected.map((g) => g.id).join(', ')} (${durationMs} ms per workload)`)
+  console.log(`  SQLite ${sqlite}; PostgreSQL ${postgres === undefined ? 'not selected' : (postgres ?? `unreachable at ${opts.pgUrl}`)}`)
+
+  for (const group of selected) {
+    if (group.engine === 'postgres' && postgres === null) {
+      report.skip(group.id, `PostgreSQL unreachable at ${opts.pgUrl}`)
+      continue
+    }
+    console.log(`\n[${group.id}]`)
+    const t0 = performance.now()
+    try {
+      await group.run(report, opts)
+    } catch (error) {
+      // One broken group (e.g. Holdfast not written yet) must not hide the others' figures.
+      report.skip(group.id, `failed: ${describeError(error)}`)
+      if (process.env.HOLDFAST_BENCH_DEBUG && error instanceof Error) console.error(error.stack)
+    }
+    report.fact(`${group.id} took, s`, (performance.now() - t0) / 1000)
+  }
+  if (postgres) await dropBenchDatabases(opts)
+  rmSync(TMP_DIR, { recursive: true, force: true })
+
+  report.print()
+  const path = report.write({ args, sqliteVersion: sqlite, postgresVersion: postgres ?? undefined })
+  console.log(`wrote ${path}`)
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error)
+  process.exit(1)
+})

@@ -1,0 +1,18 @@
+/**
+ * The conformance suites every Holdfast backend passes, for vitest. Run them against your own backend:
+ *
+ * @example
+ * import { runConformanceSuite } from 'holdfast/testing'
+ * runConformanceSuite({ name: 'my backend', open: () => openStore('sqlite::memory:') })
+ * @packageDocumentation
+ */
+import { runEventStoreSuite } from './event-store-suite.js'
+import type { ConformanceTarget } from './helpers.js'
+
+export { runEventStoreSuite } from './event-store-suite.js'
+export { bytes, event, readAll, rejectsWith, type ConformanceTarget } from './helpers.js'
+
+/** Registers every contract's conformance cases for `target` with vitest. `open()` must return a fresh, empty store. */
+export function runConformanceSuite(target: ConformanceTarget): void {
+  runEventStoreSuite(target)
+}

@@ -1,0 +1,53 @@
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { openStore } from '../src/index.js'
+import { readAll } from '../src/testing/index.js'
+import { PG_URL, tempDir, uniqueSchema } from './backends.js'
+import { spawnChild } from './children/spawn.js'
+
+const KILLS = Number(process.env.HOLDFAST_TEST_KILLS ?? 20)
+const dir = tempDir()
+const decoder = new TextDecoder()
+
+const targets: [string, () => { url: string; schema: string }][] = [['SQLite file', () => ({ url: join(dir, 'crash.db'), schema: '-' })]]
+const pgUrl = PG_URL
+if (pgUrl) targets.push(['PostgreSQL server', () => ({ url: pgUrl, schema: uniqueSchema() })])
+
+describe.each(targets)('SIGKILL during writes: %s', (_name, where) => {
+  it(`keeps every resolved write and no partial one across ${KILLS} kills`, { timeout: 300_000 }, async () => {
+    const { url, schema } = where()
+    const open = () => openStore(schema === '-' ? url : { url, schema })
+    await (await open()).close()
+    const reported = new Set<string>()
+    let killsInFlight = 0
+    for (let run = 0; run < KILLS; run++) {
+      const child = spawnChild('crash-writer.ts', [url, schema, `r${run}`])
+      expect(await child.nextLine()).toBe('ready')
+      // Let it write for a random while, then kill it without warning.
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 200))
+      child.proc.kill('SIGKILL')
+      expect(await child.exited).toBe('SIGKILL')
+      const oks = child.lines.filter((l) => l.startsWith('ok '))
+      if (oks.length > 0) killsInFlight++
+      for (const line of oks) reported.add(line.split(' ')[1]!)
+
+      // After every restart: each reported batch is there whole, and no batch is there in part.
+      const store = await open()
+      try {
+        const batches = new Map<string, number>()
+        for (const e of await readAll(store.events)) {
+          const [batch, size] = decoder.decode(e.data).split(':') as [string, string]
+          expect(Number(size)).toBe(3)
+          batches.set(batch, (batches.get(batch) ?? 0) + 1)
+        }
+        for (const [batch, count] of batches) expect(count, `batch ${batch}`).toBe(3)
+        for (const batch of reported) expect(batches.has(batch), `reported batch ${batch}`).toBe(true)
+      } finally {
+        await store.close()
+      }
+    }
+    // The kills must have hit a store that was writing, or the test proves nothing.
+    expect(killsInFlight).toBeGreaterThanOrEqual(KILLS / 2)
+    expect(reported.size).toBeGreaterThan(KILLS)
+  })
+})

@@ -6,12 +6,13 @@ import { PG_URL, tempDir, uniqueSchema } from './backends.js'
 import { spawnChild } from './children/spawn.js'
 
 const dir = tempDir()
+let files = 0
 const ROUNDS = 5
 const PROCESSES = 4
 const PER_PROCESS = 8
 
 // 32 writers of version N+1 of one aggregate, spread over 4 OS processes: exactly one wins each round.
-const targets: [string, () => { url: string; schema: string }][] = [['SQLite file', () => ({ url: join(dir, 'race.db'), schema: '-' })]]
+const targets: [string, () => { url: string; schema: string }][] = [['SQLite file', () => ({ url: join(dir, `race-${++files}.db`), schema: '-' })]]
 const pgUrl = PG_URL
 if (pgUrl) targets.push(['PostgreSQL server', () => ({ url: pgUrl, schema: uniqueSchema() })])
 
@@ -41,24 +42,10 @@ describe.each(targets)('concurrent writers across processes: %s', (_name, where)
   })
 })
 
-describe('concurrent openers', () => {
-  it('migrate one new SQLite file safely from 4 processes at once', async () => {
-    const url = join(dir, 'open-race.db')
-    const children = Array.from({ length: PROCESSES }, (_, i) => spawnChild('race-writer.ts', [url, '-', `o${i}`]))
-    try {
-      for (const c of children) expect(await c.nextLine()).toBe('ready')
-      for (const c of children) c.send('go first 1 1')
-      const codes = (await Promise.all(children.map((c) => c.nextLine()))).flatMap((l) => JSON.parse(l) as string[])
-      expect(codes.filter((c) => c === 'ok')).toHaveLength(1)
-    } finally {
-      for (const c of children) c.send('stop')
-      await Promise.all(children.map((c) => c.exited))
-    }
-  })
-
-  it.runIf(PG_URL)('migrate one new PostgreSQL schema safely from 4 processes at once', async () => {
-    const schema = uniqueSchema()
-    const children = Array.from({ length: PROCESSES }, (_, i) => spawnChild('race-writer.ts', [PG_URL!, schema, `o${i}`]))
+describe.each(targets)('concurrent openers: %s', (_name, where) => {
+  it('migrate one new database safely from 4 processes at once', async () => {
+    const { url, schema } = where()
+    const children = Array.from({ length: PROCESSES }, (_, i) => spawnChild('race-writer.ts', [url, schema, `o${i}`]))
     try {
       for (const c of children) expect(await c.nextLine()).toBe('ready')
       for (const c of children) c.send('go first 1 1')

@@ -1,10 +1,9 @@
 import { InvalidArgumentError, InvalidOriginalVersionError, NotFoundError, SubscriberReplacedError } from '../errors.js'
 import { Lifecycle, notifyAll } from '../lifecycle.js'
-import { assertBytes, assertInteger, assertKey, copyBytes } from '../validate.js'
-import { decodeCursor } from './cursor.js'
+import { assertKey, copyBytes } from '../validate.js'
 import { toPage } from './page.js'
 import type { Args, Event, EventStore, NewEvent, ReadAggregator, ReadResult, RoutingKey, Snapshot, SubscriberInfo } from './types.js'
-import { aggregateKey, checkWrite, planRead, type ReadPlan } from './validate.js'
+import { aggregateKey, checkAcknowledge, checkSnapshot, checkSnapshotKeys, checkWrite, planRead, type ReadPlan } from './validate.js'
 
 function copyEvent(e: Event): Event {
   return { ...e, data: copyBytes(e.data), metadata: copyBytes(e.metadata) }
@@ -106,10 +105,7 @@ export class MemoryEventStore implements EventStore {
 
   async acknowledge(key: string, cursor: string, lag: number, workerId?: string): Promise<void> {
     this.#life.check()
-    assertKey('key', key)
-    decodeCursor(cursor)
-    assertInteger('lag', lag, 0)
-    if (workerId !== undefined) assertKey('workerId', workerId)
+    checkAcknowledge(key, cursor, lag, workerId)
     const s = this.#subscribers.get(key)
     if (!s) throw new NotFoundError(`subscriber ${JSON.stringify(key)} does not exist`)
     if (workerId !== undefined && s.workerId !== workerId) throw new SubscriberReplacedError(key, workerId, s.workerId)
@@ -127,20 +123,14 @@ export class MemoryEventStore implements EventStore {
 
   async getSnapshot(aggregatorType: string, aggregatorRevision: string, id: string): Promise<Snapshot | null> {
     this.#life.check()
-    assertKey('aggregatorType', aggregatorType)
-    assertKey('aggregatorRevision', aggregatorRevision)
-    assertKey('id', id)
+    checkSnapshotKeys(aggregatorType, aggregatorRevision, id)
     const s = this.#snapshots.get(`${aggregatorType}\0${aggregatorRevision}\0${id}`)
     return s ? { data: copyBytes(s.data), cursor: s.cursor } : null
   }
 
   async saveSnapshot(aggregatorType: string, aggregatorRevision: string, id: string, data: Uint8Array, cursor: string): Promise<void> {
     this.#life.check()
-    assertKey('aggregatorType', aggregatorType)
-    assertKey('aggregatorRevision', aggregatorRevision)
-    assertKey('id', id)
-    assertBytes('data', data)
-    decodeCursor(cursor)
+    checkSnapshot(aggregatorType, aggregatorRevision, id, data, cursor)
     this.#snapshots.set(`${aggregatorType}\0${aggregatorRevision}\0${id}`, { data: copyBytes(data), cursor })
   }
 

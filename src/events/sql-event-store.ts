@@ -2,11 +2,10 @@ import { InvalidArgumentError, NotFoundError, SubscriberReplacedError } from '..
 import { Lifecycle, notifyAll } from '../lifecycle.js'
 import type { SqlDatabase } from '../sql/database.js'
 import { GroupCommit } from '../sql/group-commit.js'
-import { asBytes, assertBytes, assertInteger, assertKey, copyBytes } from '../validate.js'
-import { decodeCursor } from './cursor.js'
+import { asBytes, assertKey, copyBytes } from '../validate.js'
 import { toPage } from './page.js'
 import type { Args, Event, EventStore, NewEvent, ReadAggregator, ReadResult, RoutingKey, Snapshot, SubscriberInfo } from './types.js'
-import { checkWrite, planRead, type CheckedWrite, type ReadPlan } from './validate.js'
+import { checkAcknowledge, checkSnapshot, checkSnapshotKeys, checkWrite, planRead, type CheckedWrite, type ReadPlan } from './validate.js'
 
 interface EventRow {
   position: number | string
@@ -164,10 +163,7 @@ export class SqlEventStore implements EventStore {
 
   async acknowledge(key: string, cursor: string, lag: number, workerId?: string): Promise<void> {
     this.#life.check()
-    assertKey('key', key)
-    decodeCursor(cursor)
-    assertInteger('lag', lag, 0)
-    if (workerId !== undefined) assertKey('workerId', workerId)
+    checkAcknowledge(key, cursor, lag, workerId)
     const fenced = workerId !== undefined
     const changed = await this.#db.run(
       `UPDATE ${this.#t.subscribers} SET cursor = ?, lag = ?, acknowledged_at = ? WHERE key = ?${fenced ? ' AND worker_id = ?' : ''}`,
@@ -199,9 +195,7 @@ export class SqlEventStore implements EventStore {
 
   async getSnapshot(aggregatorType: string, aggregatorRevision: string, id: string): Promise<Snapshot | null> {
     this.#life.check()
-    assertKey('aggregatorType', aggregatorType)
-    assertKey('aggregatorRevision', aggregatorRevision)
-    assertKey('id', id)
+    checkSnapshotKeys(aggregatorType, aggregatorRevision, id)
     const [row] = await this.#db.all<{ data: Uint8Array; cursor: string }>(
       `SELECT data, cursor FROM ${this.#t.snapshots} WHERE aggregator_type = ? AND aggregator_revision = ? AND id = ?`,
       [aggregatorType, aggregatorRevision, id],
@@ -211,11 +205,7 @@ export class SqlEventStore implements EventStore {
 
   async saveSnapshot(aggregatorType: string, aggregatorRevision: string, id: string, data: Uint8Array, cursor: string): Promise<void> {
     this.#life.check()
-    assertKey('aggregatorType', aggregatorType)
-    assertKey('aggregatorRevision', aggregatorRevision)
-    assertKey('id', id)
-    assertBytes('data', data)
-    decodeCursor(cursor)
+    checkSnapshot(aggregatorType, aggregatorRevision, id, data, cursor)
     await this.#db.run(
       `INSERT INTO ${this.#t.snapshots} (aggregator_type, aggregator_revision, id, data, cursor, updated_at) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (aggregator_type, aggregator_revision, id) DO UPDATE SET data = excluded.data, cursor = excluded.cursor, updated_at = excluded.updated_at`,

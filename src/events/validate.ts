@@ -144,3 +144,25 @@ export function planRead(aggregators: unknown, routingKey: unknown, args: unknow
   }
   return { filters, routingKey: rk, direction: 'forward', limit: first ?? DEFAULT_PAGE, cursor: after === undefined ? null : decodeCursor(after, 'args.after') }
 }
+
+/** Checks the three keys of a snapshot. */
+export function checkSnapshotKeys(aggregatorType: unknown, aggregatorRevision: unknown, id: unknown): void {
+  assertKey('aggregatorType', aggregatorType)
+  assertKey('aggregatorRevision', aggregatorRevision)
+  assertKey('id', id)
+}
+
+/** Checks `saveSnapshot`'s arguments. */
+export function checkSnapshot(aggregatorType: unknown, aggregatorRevision: unknown, id: unknown, data: unknown, cursor: unknown): void {
+  checkSnapshotKeys(aggregatorType, aggregatorRevision, id)
+  assertBytes('data', data)
+  decodeCursor(cursor)
+}
+
+/** Checks `acknowledge`'s arguments. */
+export function checkAcknowledge(key: unknown, cursor: unknown, lag: unknown, workerId: unknown): void {
+  assertKey('key', key)
+  decodeCursor(cursor)
+  assertInteger('lag', lag, 0)
+  if (workerId !== undefined) assertKey('workerId', workerId)
+}

@@ -5,6 +5,8 @@ import { eventsChannel } from './events/schema.js'
 import { SqlEventStore } from './events/sql-event-store.js'
 import { sqliteAppender } from './events/sqlite-append.js'
 import { Lifecycle } from './lifecycle.js'
+import { MemoryPoisonStore } from './poison/memory-poison-store.js'
+import { SqlPoisonStore } from './poison/sql-poison-store.js'
 import type { PostgresDatabase, SqlDatabase } from './sql/database.js'
 import { migrate } from './sql/migrations.js'
 import { PGliteDatabase, type PGliteLike } from './sql/pglite.js'
@@ -82,6 +84,7 @@ export async function openStore(urlOrOptions: string | OpenStoreOptions): Promis
       return {
         backend: 'memory',
         events,
+        poison: new MemoryPoisonStore(life),
         close: async () => {
           if (life.close()) await events.close()
         },
@@ -115,6 +118,7 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase): Promise<Store> {
   return {
     backend: db.engine,
     events,
+    poison: new SqlPoisonStore(db, life),
     close: () => {
       if (!closing) {
         life.close()

@@ -64,3 +64,8 @@ export function asBytes(value: unknown): Uint8Array {
   if (value === null || value === undefined) return new Uint8Array(0)
   throw new TypeError(`expected bytes from the database, got ${typeof value}`)
 }
+
+/** "Text order" of `spec/store.md`: by Unicode code point, which is UTF-8 byte order (not UTF-16 unit order). */
+export function compareText(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b))
+}

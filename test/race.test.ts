@@ -57,3 +57,26 @@ describe.each(targets)('concurrent openers: %s', (_name, where) => {
     }
   })
 })
+
+describe.each(targets)('concurrent poison putters across processes: %s', (_name, where) => {
+  it('lets exactly one of 4 processes × 25 putters with distinct tokens hold the key', async () => {
+    const { url, schema } = where()
+    const store = await openStore(schema === '-' ? url : { url, schema })
+    const children = Array.from({ length: PROCESSES }, (_, i) => spawnChild('race-writer.ts', [url, schema, `p${i}`]))
+    try {
+      for (const c of children) expect(await c.nextLine()).toBe('ready')
+      for (const round of [1, 2, 3]) {
+        for (const c of children) c.send(`poison key-${round} 25`)
+        const codes = (await Promise.all(children.map((c) => c.nextLine()))).flatMap((l) => JSON.parse(l) as string[])
+        expect(codes).toHaveLength(100)
+        expect(codes.filter((c) => c === 'ok')).toHaveLength(1)
+        expect(codes.filter((c) => c !== 'ok').every((c) => c === 'POISON_CONFLICT')).toBe(true)
+        expect(await store.poison.getPoison(`key-${round}`)).toMatch(/^p\d-\d+$/)
+      }
+    } finally {
+      for (const c of children) c.send('stop')
+      await Promise.all(children.map((c) => c.exited))
+      await store.close()
+    }
+  })
+})

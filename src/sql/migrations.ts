@@ -1,5 +1,6 @@
 import { SchemaVersionError } from '../errors.js'
 import { eventsSchema } from '../events/schema.js'
+import { poisonSchema } from '../poison/schema.js'
 import { quoteIdent, type PostgresDatabase, type SqlDatabase } from './database.js'
 
 /** One forward-only schema step. Its place in {@link MIGRATIONS} (1-based) is its version. */
@@ -13,7 +14,7 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. Append only: never edit or reorder a released entry. */
-export const MIGRATIONS: readonly Migration[] = [eventsSchema]
+export const MIGRATIONS: readonly Migration[] = [eventsSchema, poisonSchema]
 
 /** Advisory-lock class for migrations, so concurrent openers take turns (`hf` + `mg`). */
 const MIGRATION_LOCK = 0x6866_6d67

@@ -1,4 +1,5 @@
-// On each stdin line `go <aggregate> <version> <n>`, fires n concurrent writes of that version and prints how many won.
+// On each stdin line `go <aggregate> <version> <n>` fires n concurrent writes of that version; on `poison <key> <n>`,
+// n concurrent tryPutPoison calls with distinct tokens. Prints the outcome codes as a JSON array.
 import { createInterface } from 'node:readline'
 import { openStore } from '../../src/index.js'
 
@@ -8,6 +9,11 @@ let seq = 0
 console.log('ready')
 for await (const line of createInterface({ input: process.stdin })) {
   const [cmd, aggregate, v, n] = line.split(' ')
+  if (cmd === 'poison') {
+    const results = await Promise.allSettled(Array.from({ length: Number(v) }, (_, i) => store.poison.tryPutPoison(aggregate!, `${tag}-${i}`)))
+    console.log(JSON.stringify(results.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code?: string }).code ?? String(r.reason)))))
+    continue
+  }
   if (cmd !== 'go') break
   const version = Number(v)
   const results = await Promise.allSettled(

@@ -10,3 +10,4 @@ export type { Args, Edge, Event, EventStore, NewEvent, PageInfo, ReadAggregator,
 export { encodeCursor, decodeCursor } from './events/cursor.js'
 export type { PoisonAuditRecord, PoisonRecord, PoisonStore } from './poison/types.js'
 export { withPoison } from './poison/guard.js'
+export type { ListPackagesOptions, PackageMetadata, PackageRecord, PackageRouteRecord, PackageStore } from './packages/types.js'

@@ -5,6 +5,8 @@ import { eventsChannel } from './events/schema.js'
 import { SqlEventStore } from './events/sql-event-store.js'
 import { sqliteAppender } from './events/sqlite-append.js'
 import { Lifecycle } from './lifecycle.js'
+import { MemoryPackageStore } from './packages/memory-package-store.js'
+import { SqlPackageStore } from './packages/sql-package-store.js'
 import { MemoryPoisonStore } from './poison/memory-poison-store.js'
 import { SqlPoisonStore } from './poison/sql-poison-store.js'
 import type { PostgresDatabase, SqlDatabase } from './sql/database.js'
@@ -84,6 +86,7 @@ export async function openStore(urlOrOptions: string | OpenStoreOptions): Promis
       return {
         backend: 'memory',
         events,
+        packages: new MemoryPackageStore(life),
         poison: new MemoryPoisonStore(life),
         close: async () => {
           if (life.close()) await events.close()
@@ -118,6 +121,7 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase): Promise<Store> {
   return {
     backend: db.engine,
     events,
+    packages: new SqlPackageStore(db, life),
     poison: new SqlPoisonStore(db, life),
     close: () => {
       if (!closing) {

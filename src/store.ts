@@ -1,4 +1,5 @@
 import type { EventStore } from './events/types.js'
+import type { PackageStore } from './packages/types.js'
 import type { PoisonStore } from './poison/types.js'
 
 /** Which engine a store runs on. */
@@ -10,6 +11,8 @@ export interface Store {
   readonly backend: Backend
   /** The event store (`spec/events.md`). */
   readonly events: EventStore
+  /** The package store (`spec/packages.md`). */
+  readonly packages: PackageStore
   /** The poison store (`spec/poison.md`). */
   readonly poison: PoisonStore
   /** Waits for pending writes, releases connections; idempotent. Every call afterwards rejects with `STORE_CLOSED`. */

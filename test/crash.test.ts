@@ -51,3 +51,42 @@ describe.each(targets)('SIGKILL during writes: %s', (_name, where) => {
     expect(reported.size).toBeGreaterThan(KILLS)
   })
 })
+
+describe.each(targets)('SIGKILL during deploys: %s', (_name, where) => {
+  it(`moves each route only with its package, across ${KILLS} kills`, { timeout: 300_000 }, async () => {
+    const { url, schema } = where()
+    const file = schema === '-' ? join(dir, 'deploy.db') : url
+    const openTarget = () => openStore(schema === '-' ? file : { url: file, schema })
+    await (await openTarget()).close()
+    let killsInFlight = 0
+    for (let run = 0; run < KILLS; run++) {
+      const child = spawnChild('crash-deployer.ts', [file, schema, `r${run}`])
+      expect(await child.nextLine()).toBe('ready')
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 200))
+      child.proc.kill('SIGKILL')
+      expect(await child.exited).toBe('SIGKILL')
+      const oks = child.lines.filter((l) => l.startsWith('ok ')).map((l) => l.split(' ') as [string, string, string])
+      if (oks.length > 0) killsInFlight++
+      const lastReported = new Map<string, string>()
+      for (const [, wf, h] of oks) lastReported.set(wf, h)
+
+      const store = await openTarget()
+      try {
+        const stored = new Set((await store.packages.listPackages({ withArchives: false })).map((p) => `${p.workflowType}|${p.contentHash}`))
+        for (const route of await store.packages.listPackageRoutes()) {
+          // Every route points at a stored package: it never moved without its package.
+          expect(stored.has(`${route.workflowType}|${route.contentHash}`), `route ${route.workflowType}`).toBe(true)
+          const reported = lastReported.get(route.workflowType)
+          if (reported === undefined) continue
+          // At the last reported deploy of this run, or the one it was in the middle of (the next of this type).
+          const n = Number(reported.split('-').pop())
+          expect([reported, `h-r${run}-${n + 3}`], `route ${route.workflowType}`).toContain(route.contentHash)
+        }
+        for (const [wf, h] of lastReported) expect(stored.has(`${wf}|${h}`)).toBe(true)
+      } finally {
+        await store.close()
+      }
+    }
+    expect(killsInFlight).toBeGreaterThanOrEqual(KILLS / 2)
+  })
+})

@@ -1,5 +1,6 @@
 import { SchemaVersionError } from '../errors.js'
 import { eventsSchema } from '../events/schema.js'
+import { packagesSchema } from '../packages/schema.js'
 import { poisonSchema } from '../poison/schema.js'
 import { quoteIdent, type PostgresDatabase, type SqlDatabase } from './database.js'
 
@@ -14,7 +15,7 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. Append only: never edit or reorder a released entry. */
-export const MIGRATIONS: readonly Migration[] = [eventsSchema, poisonSchema]
+export const MIGRATIONS: readonly Migration[] = [eventsSchema, poisonSchema, packagesSchema]
 
 /** Advisory-lock class for migrations, so concurrent openers take turns (`hf` + `mg`). */
 const MIGRATION_LOCK = 0x6866_6d67

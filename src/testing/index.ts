@@ -7,15 +7,18 @@
  * @packageDocumentation
  */
 import { runEventStoreSuite } from './event-store-suite.js'
+import { runPackageStoreSuite } from './package-store-suite.js'
 import { runPoisonStoreSuite } from './poison-store-suite.js'
 import type { ConformanceTarget } from './helpers.js'
 
 export { runEventStoreSuite } from './event-store-suite.js'
+export { runPackageStoreSuite } from './package-store-suite.js'
 export { runPoisonStoreSuite } from './poison-store-suite.js'
 export { bytes, event, readAll, rejectsWith, type ConformanceTarget } from './helpers.js'
 
 /** Registers every contract's conformance cases for `target` with vitest. `open()` must return a fresh, empty store. */
 export function runConformanceSuite(target: ConformanceTarget): void {
   runEventStoreSuite(target)
+  runPackageStoreSuite(target)
   runPoisonStoreSuite(target)
 }

@@ -24,7 +24,7 @@ export interface Check {
   id: string
   label: string
   value: number | null
-  unit: 'x' | 'MB'
+  unit: 'x' | 'MB' | 'ms'
   target?: { op: '>=' | '<='; value: number }
   met?: boolean
   note?: string

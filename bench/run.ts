@@ -5,6 +5,7 @@
 import { rmSync } from 'node:fs'
 import { describeError, TMP_DIR, type BenchOptions } from './lib.js'
 import { dropBenchDatabases, postgresReachable, postgresReads, postgresScale, postgresWrites } from './postgres.js'
+import { sqlitePackages } from './packages.js'
 import { Report } from './report.js'
 import { sqliteReads, sqliteScale, sqliteVersion, sqliteWrites } from './sqlite.js'
 
@@ -17,6 +18,7 @@ const GROUPS: Group[] = [
   { id: 'sqlite.writes', engine: 'sqlite', run: sqliteWrites },
   { id: 'sqlite.reads', engine: 'sqlite', run: sqliteReads },
   { id: 'sqlite.scale', engine: 'sqlite', run: sqliteScale },
+  { id: 'sqlite.packages', engine: 'sqlite', run: sqlitePackages },
   { id: 'postgres.writes', engine: 'postgres', run: postgresWrites },
   { id: 'postgres.reads', engine: 'postgres', run: postgresReads },
   { id: 'postgres.scale', engine: 'postgres', run: postgresScale },

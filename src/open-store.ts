@@ -1,3 +1,7 @@
+import { MemoryCheckpointStore } from './checkpoints/memory-checkpoint-store.js'
+import { jsonSerializer } from './checkpoints/serializer.js'
+import { SqlCheckpointStore } from './checkpoints/sql-checkpoint-store.js'
+import type { CheckpointSerializer } from './checkpoints/types.js'
 import { InvalidArgumentError } from './errors.js'
 import { MemoryEventStore } from './events/memory-event-store.js'
 import { postgresAppender } from './events/postgres-append.js'
@@ -34,6 +38,8 @@ export interface OpenStoreOptions {
   busyTimeoutMs?: number
   /** PostgreSQL: most pooled connections; default 10. */
   poolSize?: number
+  /** How checkpoint states become bytes; default JSON (`richSerializer` also round-trips bytes, dates, maps, sets, bigints). */
+  checkpointSerializer?: CheckpointSerializer
 }
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
@@ -76,8 +82,11 @@ export async function openStore(urlOrOptions: string | OpenStoreOptions): Promis
   if (options.synchronous !== undefined && options.synchronous !== 'full' && options.synchronous !== 'normal')
     throw new InvalidArgumentError(`synchronous must be 'full' or 'normal', got ${describe(options.synchronous)}`)
 
+  const serializer = options.checkpointSerializer ?? jsonSerializer
+  if (typeof serializer.serialize !== 'function' || typeof serializer.deserialize !== 'function')
+    throw new InvalidArgumentError('checkpointSerializer must have serialize and deserialize functions')
   const life = new Lifecycle()
-  if (options.pglite) return sqlStore(life, new PGliteDatabase(options.pglite, schema))
+  if (options.pglite) return sqlStore(life, new PGliteDatabase(options.pglite, schema), serializer)
   if (typeof options.url !== 'string' || options.url === '') throw new InvalidArgumentError(`openStore needs a url or a pglite instance, got ${describe(options.url)}`)
   const target = parseUrl(options.url)
   switch (target.backend) {
@@ -86,6 +95,7 @@ export async function openStore(urlOrOptions: string | OpenStoreOptions): Promis
       return {
         backend: 'memory',
         events,
+        checkpoints: new MemoryCheckpointStore(life, serializer),
         packages: new MemoryPackageStore(life),
         poison: new MemoryPoisonStore(life),
         close: async () => {
@@ -97,13 +107,14 @@ export async function openStore(urlOrOptions: string | OpenStoreOptions): Promis
       return sqlStore(
         life,
         await SqliteDatabase.open({ path: target.path!, synchronous: options.synchronous ?? 'full', busyTimeoutMs: options.busyTimeoutMs ?? 10_000 }),
+        serializer,
       )
     case 'postgres':
-      return sqlStore(life, await PgDatabase.open({ url: target.url!, schema, poolSize: options.poolSize ?? 10 }))
+      return sqlStore(life, await PgDatabase.open({ url: target.url!, schema, poolSize: options.poolSize ?? 10 }), serializer)
   }
 }
 
-async function sqlStore(life: Lifecycle, db: SqlDatabase): Promise<Store> {
+async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: CheckpointSerializer): Promise<Store> {
   try {
     await migrate(db)
   } catch (err) {
@@ -121,6 +132,7 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase): Promise<Store> {
   return {
     backend: db.engine,
     events,
+    checkpoints: new SqlCheckpointStore(db, life, serializer),
     packages: new SqlPackageStore(db, life),
     poison: new SqlPoisonStore(db, life),
     close: () => {

@@ -1,3 +1,4 @@
+import type { CheckpointStore } from './checkpoints/types.js'
 import type { EventStore } from './events/types.js'
 import type { PackageStore } from './packages/types.js'
 import type { PoisonStore } from './poison/types.js'
@@ -13,6 +14,8 @@ export interface Store {
   readonly events: EventStore
   /** The package store (`spec/packages.md`). */
   readonly packages: PackageStore
+  /** The checkpoint store (`spec/checkpoints.md`). */
+  readonly checkpoints: CheckpointStore
   /** The poison store (`spec/poison.md`). */
   readonly poison: PoisonStore
   /** Waits for pending writes, releases connections; idempotent. Every call afterwards rejects with `STORE_CLOSED`. */

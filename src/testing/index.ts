@@ -6,11 +6,13 @@
  * runConformanceSuite({ name: 'my backend', open: () => openStore('sqlite::memory:') })
  * @packageDocumentation
  */
+import { runCheckpointStoreSuite } from './checkpoint-store-suite.js'
 import { runEventStoreSuite } from './event-store-suite.js'
 import { runPackageStoreSuite } from './package-store-suite.js'
 import { runPoisonStoreSuite } from './poison-store-suite.js'
 import type { ConformanceTarget } from './helpers.js'
 
+export { runCheckpointStoreSuite } from './checkpoint-store-suite.js'
 export { runEventStoreSuite } from './event-store-suite.js'
 export { runPackageStoreSuite } from './package-store-suite.js'
 export { runPoisonStoreSuite } from './poison-store-suite.js'
@@ -20,5 +22,6 @@ export { bytes, event, readAll, rejectsWith, type ConformanceTarget } from './he
 export function runConformanceSuite(target: ConformanceTarget): void {
   runEventStoreSuite(target)
   runPackageStoreSuite(target)
+  runCheckpointStoreSuite(target)
   runPoisonStoreSuite(target)
 }

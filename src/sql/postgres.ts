@@ -13,10 +13,17 @@ export interface PostgresConfig {
   poolSize: number
 }
 
-/** Named statements are parsed and planned once per connection, not on every call. */
+const names = new Map<string, { name: string; text: string }>()
+
+/** Named statements are parsed and planned once per connection, not on every call; the name is computed once per text. */
 function prepared(sql: string, params: readonly unknown[]): pg.QueryConfig<unknown[]> {
-  const text = numberedPlaceholders(sql)
-  return { name: `hf_${fnv1a(text)}_${text.length}`, text, values: params as unknown[] }
+  let named = names.get(sql)
+  if (!named) {
+    const text = numberedPlaceholders(sql)
+    named = { name: `hf_${fnv1a(text)}_${text.length}`, text }
+    if (names.size < 1000) names.set(sql, named)
+  }
+  return { ...named, values: params as unknown[] }
 }
 
 function executor(client: pg.Pool | pg.PoolClient): SqlExecutor {

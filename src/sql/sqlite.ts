@@ -63,12 +63,12 @@ export class SqliteDatabase implements SqlDatabase {
     }
   }
 
-  /** A cached prepared statement. */
+  /** A cached prepared statement. Reads build their text from the filters, so the cache is bounded. */
   statement(sql: string): Statement {
     let stmt = this.#statements.get(sql)
     if (!stmt) {
       stmt = this.db.prepare(sql)
-      this.#statements.set(sql, stmt)
+      if (this.#statements.size < 1000) this.#statements.set(sql, stmt)
     }
     return stmt
   }

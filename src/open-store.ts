@@ -1,3 +1,6 @@
+import { MemoryAutomergeStore } from './automerge/memory-persister.js'
+import { SqlAutomergeStore } from './automerge/sql-persister.js'
+import type { AutomergePersister } from './automerge/types.js'
 import { MemoryCheckpointStore } from './checkpoints/memory-checkpoint-store.js'
 import { jsonSerializer } from './checkpoints/serializer.js'
 import { SqlCheckpointStore } from './checkpoints/sql-checkpoint-store.js'
@@ -19,7 +22,7 @@ import { PGliteDatabase, type PGliteLike } from './sql/pglite.js'
 import { PgDatabase } from './sql/postgres.js'
 import { SqliteDatabase } from './sql/sqlite.js'
 import type { Backend, Store } from './store.js'
-import { describe } from './validate.js'
+import { assertKey, describe } from './validate.js'
 
 /** Options for {@link openStore}. Give `url` or `pglite`. */
 export interface OpenStoreOptions {
@@ -92,12 +95,14 @@ export async function openStore(urlOrOptions: string | OpenStoreOptions): Promis
   switch (target.backend) {
     case 'memory': {
       const events = new MemoryEventStore(life)
+      const automerge = new MemoryAutomergeStore(life)
       return {
         backend: 'memory',
         events,
         checkpoints: new MemoryCheckpointStore(life, serializer),
         packages: new MemoryPackageStore(life),
         poison: new MemoryPoisonStore(life),
+        automerge: (documentId) => persister(life, documentId, (id) => automerge.persister(id)),
         close: async () => {
           if (life.close()) await events.close()
         },
@@ -128,6 +133,7 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: Checkpoint
           append: postgresAppender(db as PostgresDatabase),
           listen: (fn) => (db as PostgresDatabase).listen(eventsChannel((db as PostgresDatabase).schema), fn),
         })
+  const automerge = new SqlAutomergeStore(db, life)
   let closing: Promise<void> | undefined
   return {
     backend: db.engine,
@@ -135,12 +141,19 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: Checkpoint
     checkpoints: new SqlCheckpointStore(db, life, serializer),
     packages: new SqlPackageStore(db, life),
     poison: new SqlPoisonStore(db, life),
+    automerge: (documentId) => persister(life, documentId, (id) => automerge.persister(id)),
     close: () => {
       if (!closing) {
         life.close()
-        closing = events.close().finally(() => db.close())
+        closing = Promise.all([events.close(), automerge.close()]).finally(() => db.close()).then(() => {})
       }
       return closing
     },
   }
+}
+
+function persister(life: Lifecycle, documentId: string, open: (id: string) => AutomergePersister): AutomergePersister {
+  life.check()
+  assertKey('documentId', documentId)
+  return open(documentId)
 }

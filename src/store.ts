@@ -1,3 +1,4 @@
+import type { AutomergePersister } from './automerge/types.js'
 import type { CheckpointStore } from './checkpoints/types.js'
 import type { EventStore } from './events/types.js'
 import type { PackageStore } from './packages/types.js'
@@ -18,6 +19,11 @@ export interface Store {
   readonly checkpoints: CheckpointStore
   /** The poison store (`spec/poison.md`). */
   readonly poison: PoisonStore
+  /**
+   * The Automerge persister of one document (`spec/automerge.md`); a store holds any number of documents. Throws
+   * `INVALID_ARGUMENT` for a bad id (a key: 1 to 1,024 bytes of UTF-8) and `STORE_CLOSED` after {@link Store.close}.
+   */
+  automerge(documentId: string): AutomergePersister
   /** Waits for pending writes, releases connections; idempotent. Every call afterwards rejects with `STORE_CLOSED`. */
   close(): Promise<void>
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { PersistentDoc } from '../src/automerge/index.js'
 import { openStore } from '../src/index.js'
 import { readAll } from '../src/testing/index.js'
 import { PG_URL, tempDir, uniqueSchema } from './backends.js'
@@ -88,5 +89,37 @@ describe.each(targets)('SIGKILL during deploys: %s', (_name, where) => {
       }
     }
     expect(killsInFlight).toBeGreaterThanOrEqual(KILLS / 2)
+  })
+})
+
+describe.each(targets)('SIGKILL during Automerge edits and compactions: %s', (_name, where) => {
+  it(`keeps every resolved change across ${KILLS} kills`, { timeout: 300_000 }, async () => {
+    const { url, schema } = where()
+    const file = schema === '-' ? join(dir, 'automerge.db') : url
+    const openTarget = () => openStore(schema === '-' ? file : { url: file, schema })
+    await (await openTarget()).close()
+    const reported: string[] = []
+    let compacted = false
+    for (let run = 0; run < KILLS; run++) {
+      const child = spawnChild('crash-automerge.ts', [file, schema, `r${run}`])
+      expect(await child.nextLine()).toBe('ready')
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 300))
+      child.proc.kill('SIGKILL')
+      expect(await child.exited).toBe('SIGKILL')
+      reported.push(...child.lines.filter((l) => l.startsWith('ok ')).map((l) => l.slice(3)))
+
+      const store = await openTarget()
+      try {
+        const persister = store.automerge('crash')
+        const doc = await PersistentDoc.load<{ items?: string[] }>(persister)
+        const items = new Set(doc.doc.items ?? [])
+        for (const item of reported) expect(items.has(item), `reported change ${item}`).toBe(true)
+        if ((await persister.sizes()).document > 0) compacted = true
+      } finally {
+        await store.close()
+      }
+    }
+    expect(reported.length).toBeGreaterThan(KILLS * 4)
+    expect(compacted).toBe(true)
   })
 })

@@ -36,6 +36,8 @@ export class SqliteDatabase implements SqlDatabase {
   private constructor(
     /** The better-sqlite3 handle; use only inside {@link SqliteDatabase.exclusive}. */
     readonly db: BetterSqlite3.Database,
+    /** The durability the database was opened with. */
+    readonly synchronous: 'full' | 'normal',
   ) {
     this.#direct = {
       all: async <R extends object>(sql: string, params: readonly unknown[] = []) => this.statement(sql).all(...params) as R[],
@@ -56,7 +58,7 @@ export class SqliteDatabase implements SqlDatabase {
       db = new Database(config.path, { timeout: config.busyTimeoutMs })
       db.pragma('journal_mode = WAL')
       db.pragma(`synchronous = ${config.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
-      return new SqliteDatabase(db)
+      return new SqliteDatabase(db, config.synchronous)
     } catch (err) {
       db?.close()
       throw sqliteError(err)

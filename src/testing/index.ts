@@ -6,12 +6,14 @@
  * runConformanceSuite({ name: 'my backend', open: () => openStore('sqlite::memory:') })
  * @packageDocumentation
  */
+import { runAutomergePersisterSuite } from './automerge-persister-suite.js'
 import { runCheckpointStoreSuite } from './checkpoint-store-suite.js'
 import { runEventStoreSuite } from './event-store-suite.js'
 import { runPackageStoreSuite } from './package-store-suite.js'
 import { runPoisonStoreSuite } from './poison-store-suite.js'
 import type { ConformanceTarget } from './helpers.js'
 
+export { runAutomergePersisterSuite } from './automerge-persister-suite.js'
 export { runCheckpointStoreSuite } from './checkpoint-store-suite.js'
 export { runEventStoreSuite } from './event-store-suite.js'
 export { runPackageStoreSuite } from './package-store-suite.js'
@@ -24,4 +26,5 @@ export function runConformanceSuite(target: ConformanceTarget): void {
   runPackageStoreSuite(target)
   runCheckpointStoreSuite(target)
   runPoisonStoreSuite(target)
+  runAutomergePersisterSuite(target)
 }

@@ -25,9 +25,24 @@ export interface HfStore {
       args?: { first?: number; after?: string; last?: number; before?: string },
     ): Promise<HfPage>
   }
+  checkpoints: {
+    saveWithTrace(traceId: string, checkpoint: HfCheckpoint): Promise<void>
+    load(id: string): Promise<HfStoredCheckpoint | null>
+    loadLatest(traceId: string): Promise<HfStoredCheckpoint | null>
+    list(traceId: string): Promise<string[]>
+  }
   close(): Promise<void>
 }
-type OpenStore = (target: string | { url: string; schema?: string }) => Promise<HfStore>
+export interface HfCheckpoint {
+  id: string
+  state: unknown
+  metadata?: Record<string, unknown>
+  parentId?: string | null
+}
+export interface HfStoredCheckpoint extends HfCheckpoint {
+  createdAt: number
+}
+type OpenStore = (target: string | { url: string; schema?: string; synchronous?: 'full' | 'normal' }) => Promise<HfStore>
 
 let cached: OpenStore | undefined
 export async function loadHoldfast(): Promise<OpenStore> {

@@ -1,5 +1,6 @@
 // Peers live in their own folders (bench/peers/<name>, installed by bench/setup.sh) because they pin different
-// @event-driven-io/emmett versions. They are loaded from there with createRequire, and declared structurally here.
+// @event-driven-io/emmett versions and native drivers of their own. They are loaded from there with createRequire,
+// and declared structurally here.
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
@@ -45,7 +46,7 @@ export interface EmmettPgModule {
   createPool(connectionString: string, max: number): PeerPgPool
 }
 
-export type PeerName = 'emmett-sqlite' | 'emmett-postgresql'
+export type PeerName = 'emmett-sqlite' | 'emmett-postgresql' | 'langgraph-sqlite' | 'langgraph-postgres'
 
 const warned = new Set<PeerName>()
 function peerRequire(name: PeerName): NodeJS.Require | null {
@@ -60,7 +61,8 @@ function peerRequire(name: PeerName): NodeJS.Require | null {
 
 /** Imports `pkg` as resolved from the peer's folder (ESM entry, via a file URL). */
 async function importFrom<T>(req: NodeJS.Require, pkg: string): Promise<T> {
-  // resolve() follows the package's "require" condition; Emmett ships both, so map the .cjs entry to its .js twin.
+  // resolve() follows the package's "require" condition; Emmett and LangGraph ship both, so map the .cjs entry to its
+  // .js twin.
   const resolved = req.resolve(pkg).replace(/\.cjs$/, '.js')
   return (await import(pathToFileURL(resolved).href)) as T
 }
@@ -87,3 +89,74 @@ export async function loadEmmettPg(): Promise<EmmettPgModule | null> {
 }
 
 export const emmettEvent = (data: Record<string, unknown>): EmmettEvent => ({ type: 'OrderPlaced', data })
+
+// ---------------------------------------------------------------------------------------------------------------
+// LangGraph checkpoint savers (the subset of @langchain/langgraph-checkpoint's BaseCheckpointSaver the bench calls)
+
+export type LgVersion = number | string
+export interface LgCheckpoint {
+  v: number
+  id: string
+  ts: string
+  channel_values: Record<string, unknown>
+  channel_versions: Record<string, LgVersion>
+  versions_seen: Record<string, Record<string, LgVersion>>
+}
+export interface LgConfig {
+  configurable: { thread_id: string; checkpoint_ns?: string; checkpoint_id?: string }
+}
+export interface LgTuple {
+  config: LgConfig
+  checkpoint: LgCheckpoint
+  metadata?: Record<string, unknown>
+  parentConfig?: LgConfig
+}
+export interface LgSaver {
+  put(config: LgConfig, checkpoint: LgCheckpoint, metadata: Record<string, unknown>, newVersions: Record<string, LgVersion>): Promise<LgConfig>
+  getTuple(config: LgConfig): Promise<LgTuple | undefined>
+  list(config: LgConfig): AsyncGenerator<LgTuple>
+}
+/** The parts of @langchain/langgraph-checkpoint that build checkpoints the way LangGraph's loop does. */
+export interface LgCheckpointLib {
+  emptyCheckpoint(): LgCheckpoint
+  uuid6(clockseq: number): string
+}
+export interface LgSqliteSaver extends LgSaver {
+  /** Synchronous: WAL and the tables, once. */
+  setup(): void
+  /** The saver's own better-sqlite3 handle. */
+  db: { pragma(source: string, options?: { simple: boolean }): unknown; close(): void }
+}
+export interface LgPostgresSaver extends LgSaver {
+  setup(): Promise<void>
+  end(): Promise<void>
+  pool: PeerPgPool
+}
+export interface LangGraphSqliteModule {
+  lib: LgCheckpointLib
+  SqliteSaver: { fromConnString(path: string): LgSqliteSaver }
+}
+export interface LangGraphPostgresModule {
+  lib: LgCheckpointLib
+  PostgresSaver: { fromConnString(url: string, options?: { schema?: string }): LgPostgresSaver }
+}
+
+export async function loadLangGraphSqlite(): Promise<LangGraphSqliteModule | null> {
+  const req = peerRequire('langgraph-sqlite')
+  if (!req) return null
+  const [lib, mod] = await Promise.all([
+    importFrom<LgCheckpointLib>(req, '@langchain/langgraph-checkpoint'),
+    importFrom<Pick<LangGraphSqliteModule, 'SqliteSaver'>>(req, '@langchain/langgraph-checkpoint-sqlite'),
+  ])
+  return { lib, SqliteSaver: mod.SqliteSaver }
+}
+
+export async function loadLangGraphPostgres(): Promise<LangGraphPostgresModule | null> {
+  const req = peerRequire('langgraph-postgres')
+  if (!req) return null
+  const [lib, mod] = await Promise.all([
+    importFrom<LgCheckpointLib>(req, '@langchain/langgraph-checkpoint'),
+    importFrom<Pick<LangGraphPostgresModule, 'PostgresSaver'>>(req, '@langchain/langgraph-checkpoint-postgres'),
+  ])
+  return { lib, PostgresSaver: mod.PostgresSaver }
+}

@@ -32,7 +32,7 @@ const rowParams = (r: RawRow): unknown[] => [r.id, r.aggregatorType, r.aggregato
 const dbUrl = (opts: BenchOptions, db: string): string => `${opts.pgUrl.replace(/\/+$/, '')}/${db}`
 
 /** Drops and recreates database `holdfast_bench_<name>`; returns its URL. */
-async function freshDatabase(opts: BenchOptions, name: string): Promise<string> {
+export async function freshDatabase(opts: BenchOptions, name: string): Promise<string> {
   const db = `${DB_PREFIX}${name.replace(/[^a-z0-9]/g, '_')}`
   const admin = new pg.Client({ connectionString: dbUrl(opts, 'postgres') })
   await admin.connect()

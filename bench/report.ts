@@ -4,7 +4,7 @@ import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { BENCH_DIR, type Measurement } from './lib.js'
 
-export type Unit = 'writes/s' | 'rows/s'
+export type Unit = 'writes/s' | 'reads/s' | 'rows/s'
 
 export interface WorkloadResult {
   id: string

@@ -1,8 +1,10 @@
 // `npm run bench [-- --only sqlite,reads] [--scale | --no-scale] [--duration 2500]`
 //
-// Side-by-side throughput of Holdfast's event store against the raw drivers and Emmett, on SQLite and PostgreSQL,
-// in one process. Prints a table and writes bench/results/latest.json.
+// Side-by-side throughput of Holdfast's event store against the raw drivers and Emmett, and of its checkpoint store
+// against LangGraph's savers, on SQLite and PostgreSQL, in one process. Prints a table and writes
+// bench/results/latest.json.
 import { rmSync } from 'node:fs'
+import { postgresCheckpoints, sqliteCheckpoints } from './checkpoints.js'
 import { describeError, TMP_DIR, type BenchOptions } from './lib.js'
 import { dropBenchDatabases, postgresReachable, postgresReads, postgresScale, postgresWrites } from './postgres.js'
 import { sqlitePackages } from './packages.js'
@@ -19,9 +21,11 @@ const GROUPS: Group[] = [
   { id: 'sqlite.reads', engine: 'sqlite', run: sqliteReads },
   { id: 'sqlite.scale', engine: 'sqlite', run: sqliteScale },
   { id: 'sqlite.packages', engine: 'sqlite', run: sqlitePackages },
+  { id: 'sqlite.checkpoints', engine: 'sqlite', run: sqliteCheckpoints },
   { id: 'postgres.writes', engine: 'postgres', run: postgresWrites },
   { id: 'postgres.reads', engine: 'postgres', run: postgresReads },
   { id: 'postgres.scale', engine: 'postgres', run: postgresScale },
+  { id: 'postgres.checkpoints', engine: 'postgres', run: postgresCheckpoints },
 ]
 /** The scale groups take about a minute per engine here; on by default, `--no-scale` leaves them out. */
 const SCALE_BY_DEFAULT = true

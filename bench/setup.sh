@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the benchmark's peers, each into its own folder with its own package.json, lockfile and node_modules
-# (they pin different @event-driven-io/emmett versions, so they cannot share the project's). Idempotent: a peer
-# whose node_modules matches its lockfile is left alone. Run by `npm run bench:setup`.
+# (they pin different @event-driven-io/emmett versions and drivers of their own, so they cannot share the project's).
+# Idempotent: a peer whose node_modules matches its lockfile is left alone. Run by `npm run bench:setup`.
 #
-# sqlite3 (Emmett-SQLite's driver) is a native addon: with no network for prebuilt binaries it builds from source,
-# which takes about a minute here.
+# sqlite3 (Emmett-SQLite's driver) and better-sqlite3 (LangGraph SqliteSaver's) are native addons: with no network
+# for prebuilt binaries they build from source, which takes one to two minutes each here. The LangGraph SQLite peer
+# pins better-sqlite3 12.x: 13 crashes on Node 20.
 set -euo pipefail
 
 cd "$(dirname "$0")/peers"
@@ -33,4 +34,8 @@ done
 # Fail here, not in the middle of a bench run, if a native addon did not build.
 (cd emmett-sqlite && node -e "new (require('sqlite3').Database)(':memory:').close()") \
   || { echo "bench peer emmett-sqlite: sqlite3 does not load" >&2; exit 1; }
+(cd langgraph-sqlite && node -e "new (require('better-sqlite3'))(':memory:').close()") \
+  || { echo "bench peer langgraph-sqlite: better-sqlite3 does not load" >&2; exit 1; }
+(cd langgraph-postgres && node --input-type=module -e "await import('@langchain/langgraph-checkpoint-postgres')") \
+  || { echo "bench peer langgraph-postgres: @langchain/langgraph-checkpoint-postgres does not load" >&2; exit 1; }
 echo "bench peers ready"

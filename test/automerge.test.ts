@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import * as Automerge from '@automerge/automerge'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { changeAddress } from '../src/automerge/change-address.js'
 import { PersistentDoc } from '../src/automerge/index.js'
 import { openStore, type AutomergePersister, type Store } from '../src/index.js'
 import { backends, tempDir } from './backends.js'
@@ -186,6 +187,26 @@ describe('Automerge persistence across a restart (SQLite file)', () => {
       expect(await full.automerge('d').flush()).toBe(0)
     } finally {
       await full.close()
+    }
+  })
+})
+
+describe('reading change addresses from headers', () => {
+  it('agrees with Automerge.decodeChange on small, large and long-history changes', () => {
+    let doc = Automerge.init<Todo>({ actor: 'ab'.repeat(32) })
+    const changes: Uint8Array[] = []
+    for (let i = 0; i < 300; i++) {
+      doc = Automerge.change(doc, (d) => push(d, i % 50 === 0 ? 'x'.repeat(20_000 + i) : `item ${i}`))
+      changes.push(Automerge.getLastLocalChange(doc)!)
+    }
+    let other = Automerge.init<Todo>({ actor: '01' })
+    ;[other] = Automerge.applyChanges(other, changes)
+    other = Automerge.change(other, (d) => void (d.title = 'merged'))
+    changes.push(Automerge.getLastLocalChange(other)!)
+    expect(changeAddress(changes[299]!).seq).toBe(300) // a sequence number of two LEB128 bytes
+    for (const c of changes) {
+      const { actor, seq } = Automerge.decodeChange(c)
+      expect(changeAddress(c)).toEqual({ actor, seq, bytes: c.byteLength })
     }
   })
 })

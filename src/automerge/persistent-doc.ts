@@ -1,23 +1,20 @@
 import * as Automerge from '@automerge/automerge'
 import { InvalidArgumentError } from '../errors.js'
+import { changeAddress, type Address } from './change-address.js'
 import type { AutomergePersister } from './types.js'
 import { checkPeer, hex } from './validate.js'
+
+const DEFAULT_COMPACT_AFTER = 4 * 1024
 
 /** How a {@link PersistentDoc} behaves. */
 export interface PersistentDocOptions {
   /** Actor id (hex) for local changes; Automerge picks a random one when absent. */
   actor?: string
   /**
-   * Compact once the stored changes exceed this many bytes and the compacted document's size. Default 64 KiB;
+   * Compact once the stored changes exceed this many bytes and the compacted document's size. Default 4 KiB (loading a document plus many small changes costs far more than loading it compacted);
    * `Infinity` leaves compaction to {@link PersistentDoc.compact}.
    */
   compactAfterBytes?: number
-}
-
-interface Stored {
-  actor: string
-  seq: number
-  bytes: number
 }
 
 /**
@@ -33,7 +30,7 @@ export class PersistentDoc<T> {
   readonly #threshold: number
   #doc: Automerge.Doc<T>
   /** Stored changes the current document contains, by address; what a compaction may remove. */
-  #stored: Stored[] = []
+  #stored: Address[] = []
   /** Changes read at load whose address is decoded only when a compaction needs it. */
   #loaded: Uint8Array[]
   #changeBytes: number
@@ -54,14 +51,15 @@ export class PersistentDoc<T> {
 
   /** Loads the document `persister` holds (an empty one if it holds nothing). */
   static async load<T>(persister: AutomergePersister, options: PersistentDocOptions = {}): Promise<PersistentDoc<T>> {
-    const threshold = options.compactAfterBytes ?? 64 * 1024
+    const threshold = options.compactAfterBytes ?? DEFAULT_COMPACT_AFTER
     if (typeof threshold !== 'number' || Number.isNaN(threshold) || threshold < 0)
       throw new InvalidArgumentError(`compactAfterBytes must be a non-negative number, got ${String(threshold)}`)
     const [document, changes] = await Promise.all([persister.getDocument(), persister.getChanges()])
     const init = options.actor === undefined ? undefined : { actor: options.actor }
-    let doc = document ? Automerge.load<T>(document, init) : Automerge.init<T>(init)
-    // Automerge orders the changes causally and skips the ones the document already holds.
-    if (changes.length > 0) [doc] = Automerge.applyChanges(doc, changes)
+    // One load of the document followed by the change chunks: Automerge orders the changes causally and skips the
+    // ones the document holds, and this costs far less than a load and then applyChanges.
+    const chunks = document ? [document, ...changes] : changes
+    const doc = chunks.length > 0 ? Automerge.load<T>(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), init) : Automerge.init<T>(init)
     return new PersistentDoc(persister, doc, changes, document?.byteLength ?? 0, threshold)
   }
 
@@ -133,7 +131,7 @@ export class PersistentDoc<T> {
   compact(dropPeers: readonly Uint8Array[] = []): Promise<void> {
     const once = async (dropPeers: readonly Uint8Array[]): Promise<void> => {
       await this.#retry()
-      for (const change of this.#loaded.splice(0)) this.#stored.push(address(change))
+      for (const change of this.#loaded.splice(0)) this.#stored.push(changeAddress(change))
       const saved = Automerge.save(this.#doc)
       const removed = this.#stored.splice(0)
       try {
@@ -198,7 +196,7 @@ export class PersistentDoc<T> {
   #persist(changes: Uint8Array[]): Promise<void> {
     const batch = this.#failed.length > 0 ? [...this.#failed.splice(0), ...changes] : changes
     if (batch.length === 0) return Promise.resolve()
-    const stored = batch.map(address)
+    const stored = batch.map(changeAddress)
     const write = this.#persister.insertChanges(batch.map((c, i) => [stored[i]!.actor, stored[i]!.seq, c] as const)).then(
       () => {
         this.#stored.push(...stored)
@@ -214,9 +212,4 @@ export class PersistentDoc<T> {
     void write.finally(() => this.#inflight.delete(write)).catch(() => {})
     return write
   }
-}
-
-function address(change: Uint8Array): Stored {
-  const { actor, seq } = Automerge.decodeChange(change)
-  return { actor, seq, bytes: change.byteLength }
 }

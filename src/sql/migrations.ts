@@ -28,6 +28,16 @@ const MIGRATION_LOCK = 0x6866_6d67
  */
 export async function migrate(db: SqlDatabase): Promise<void> {
   const migrations = db.table('migrations')
+  // The usual open finds the schema current: one read, no write lock (that would queue behind other writers).
+  try {
+    const [row] = await db.all<{ v: number | string | null }>(`SELECT max(version) AS v FROM ${migrations}`)
+    const current = Number(row?.v ?? 0)
+    if (current > MIGRATIONS.length) throw new SchemaVersionError(current, MIGRATIONS.length)
+    if (current === MIGRATIONS.length) return
+  } catch (err) {
+    if (err instanceof SchemaVersionError) throw err
+    // No migrations table yet: create it below.
+  }
   await db.transaction(async (tx) => {
     if (db.engine === 'postgres') {
       const { schema } = db as PostgresDatabase

@@ -134,18 +134,19 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: Checkpoint
           listen: (fn) => (db as PostgresDatabase).listen(eventsChannel((db as PostgresDatabase).schema), fn),
         })
   const automerge = new SqlAutomergeStore(db, life)
+  const checkpoints = new SqlCheckpointStore(db, life, serializer)
   let closing: Promise<void> | undefined
   return {
     backend: db.engine,
     events,
-    checkpoints: new SqlCheckpointStore(db, life, serializer),
+    checkpoints,
     packages: new SqlPackageStore(db, life),
     poison: new SqlPoisonStore(db, life),
     automerge: (documentId) => persister(life, documentId, (id) => automerge.persister(id)),
     close: () => {
       if (!closing) {
         life.close()
-        closing = Promise.all([events.close(), automerge.close()]).finally(() => db.close()).then(() => {})
+        closing = Promise.all([events.close(), automerge.close(), checkpoints.close()]).finally(() => db.close()).then(() => {})
       }
       return closing
     },

@@ -1,9 +1,11 @@
 import { InvalidArgumentError } from '../errors.js'
 import type { Lifecycle } from '../lifecycle.js'
 import type { SqlDatabase } from '../sql/database.js'
+import { GroupCommit } from '../sql/group-commit.js'
+import type { SqliteDatabase } from '../sql/sqlite.js'
 import { asBytes, assertKey } from '../validate.js'
 import type { Checkpoint, CheckpointSerializer, CheckpointStore, StoredCheckpoint, TraceSummary } from './types.js'
-import { checkCheckpoint, checkKeep, checkSerialized, checkTraceArgs } from './validate.js'
+import { checkCheckpoint, checkKeep, checkSerialized, checkTraceArgs, type CheckedCheckpoint } from './validate.js'
 
 interface Row {
   id: string
@@ -15,6 +17,14 @@ interface Row {
 
 const COLUMNS = 'id, state, metadata, parent_id, created_at'
 
+/** A checked save waiting for its group commit. */
+interface Save extends CheckedCheckpoint {
+  traceId: string
+  state: Uint8Array
+  /** `createdAt`, or the time of the call. */
+  at: number
+}
+
 /**
  * The checkpoint store on any {@link SqlDatabase}. `seq` (a rowid on SQLite, an identity on PostgreSQL) is assigned
  * at first save and kept by re-saves, so a trace's order is the order of first saves, never the clock.
@@ -25,12 +35,22 @@ export class SqlCheckpointStore implements CheckpointStore {
   readonly #serializer: CheckpointSerializer
   readonly #t: string
 
+  /** Concurrent saves share one commit (one fsync), as appends do. */
+  readonly #saves: GroupCommit<Save>
+  /** Insert, or replace in place (keeping seq, and createdAt unless given) only within the same trace. */
+  readonly #upsert: string
+
   /** @param db - the database; @param life - the store's lifecycle; @param serializer - turns states into bytes */
   constructor(db: SqlDatabase, life: Lifecycle, serializer: CheckpointSerializer) {
     this.#db = db
     this.#life = life
     this.#serializer = serializer
     this.#t = db.table('checkpoints')
+    this.#upsert = `INSERT INTO ${this.#t} (id, trace_id, state, metadata, parent_id, created_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, metadata = excluded.metadata, parent_id = excluded.parent_id,
+         created_at = CASE WHEN ? = 1 THEN excluded.created_at ELSE ${this.#t}.created_at END
+       WHERE ${this.#t}.trace_id = excluded.trace_id`
+    this.#saves = new GroupCommit(db.engine === 'sqlite' ? this.#sqliteBatch(db as SqliteDatabase) : (saves) => this.#postgresBatch(saves), 256)
   }
 
   #load(r: Row): StoredCheckpoint {
@@ -47,18 +67,86 @@ export class SqlCheckpointStore implements CheckpointStore {
     this.#life.check()
     const c = checkCheckpoint(traceId, checkpoint)
     const state = checkSerialized(this.#serializer.serialize(checkpoint.state))
-    // One statement: insert, or replace in place (keeping seq, and createdAt unless given) only within the same trace.
-    const changed = await this.#db.run(
-      `INSERT INTO ${this.#t} (id, trace_id, state, metadata, parent_id, created_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET state = excluded.state, metadata = excluded.metadata, parent_id = excluded.parent_id,
-         created_at = CASE WHEN ? = 1 THEN excluded.created_at ELSE ${this.#t}.created_at END
-       WHERE ${this.#t}.trace_id = excluded.trace_id`,
-      [c.id, traceId, state, c.metadata, c.parentId, c.createdAt ?? Date.now(), c.createdAt === undefined ? 0 : 1],
-    )
-    if (changed === 0) {
-      const [row] = await this.#db.all<{ trace_id: string }>(`SELECT trace_id FROM ${this.#t} WHERE id = ?`, [c.id])
-      throw new InvalidArgumentError(`checkpoint ${JSON.stringify(c.id)} belongs to trace ${JSON.stringify(row?.trace_id)}, not ${JSON.stringify(traceId)}`)
+    await this.#saves.submit({ ...c, traceId, state, at: c.createdAt ?? Date.now() })
+  }
+
+  /** Resolves when no save is queued. */
+  close(): Promise<void> {
+    return this.#saves.idle()
+  }
+
+  #refused(s: Save, owner: string | undefined): Error {
+    return new InvalidArgumentError(`checkpoint ${JSON.stringify(s.id)} belongs to trace ${JSON.stringify(owner)}, not ${JSON.stringify(s.traceId)}`)
+  }
+
+  /** SQLite: the batch's upserts in one transaction; an upsert refused by the trace guard fails only its caller. */
+  #sqliteBatch(db: SqliteDatabase): (saves: Save[]) => Promise<(Error | undefined)[]> {
+    return (saves) =>
+      db.exclusive(() => {
+        const upsert = db.statement(this.#upsert)
+        const owner = db.statement(`SELECT trace_id FROM ${this.#t} WHERE id = ?`).pluck()
+        db.statement('BEGIN IMMEDIATE').run()
+        try {
+          const outcomes = saves.map((s) =>
+            upsert.run(s.id, s.traceId, s.state, s.metadata, s.parentId, s.at, s.createdAt === undefined ? 0 : 1).changes === 0
+              ? this.#refused(s, owner.get(s.id) as string | undefined)
+              : undefined,
+          )
+          db.statement('COMMIT').run()
+          return outcomes
+        } catch (err) {
+          if (db.db.inTransaction) db.statement('ROLLBACK').run()
+          throw err
+        }
+      })
+  }
+
+  /**
+   * PostgreSQL: one statement per batch, rows in arrival order (so `seq` follows it), each id once per statement
+   * (an upsert may touch a row only once); the ids it returns are the saves that went in.
+   */
+  async #postgresBatch(saves: Save[]): Promise<(Error | undefined)[]> {
+    if (saves.length === 1) {
+      const s = saves[0]!
+      const changed = await this.#db.run(this.#upsert, [s.id, s.traceId, s.state, s.metadata, s.parentId, s.at, s.createdAt === undefined ? 0 : 1])
+      return [changed === 0 ? await this.#refusal(s) : undefined]
     }
+    const outcomes: (Error | undefined)[] = []
+    for (let start = 0; start < saves.length; ) {
+      const seen = new Set<string>()
+      let end = start
+      while (end < saves.length && !seen.has(saves[end]!.id)) seen.add(saves[end++]!.id)
+      const part = saves.slice(start, end)
+      const rows = await this.#db.all<{ id: string }>(
+        `WITH input AS (
+           SELECT * FROM unnest(?::text[], ?::text[], ?::bytea[], ?::text[], ?::text[], ?::bigint[], ?::int[]) WITH ORDINALITY
+             AS t(id, trace_id, state, metadata, parent_id, created_at, explicit, n))
+         INSERT INTO ${this.#t} (id, trace_id, state, metadata, parent_id, created_at)
+         SELECT id, trace_id, state, metadata, parent_id, created_at FROM input ORDER BY n
+         ON CONFLICT (id) DO UPDATE SET state = excluded.state, metadata = excluded.metadata, parent_id = excluded.parent_id,
+           created_at = CASE WHEN (SELECT explicit FROM input WHERE input.id = excluded.id) = 1 THEN excluded.created_at ELSE ${this.#t}.created_at END
+         WHERE ${this.#t}.trace_id = excluded.trace_id
+         RETURNING id`,
+        [
+          part.map((s) => s.id),
+          part.map((s) => s.traceId),
+          part.map((s) => s.state),
+          part.map((s) => s.metadata),
+          part.map((s) => s.parentId),
+          part.map((s) => s.at),
+          part.map((s) => (s.createdAt === undefined ? 0 : 1)),
+        ],
+      )
+      const saved = new Set(rows.map((r) => r.id))
+      for (const s of part) outcomes.push(saved.has(s.id) ? undefined : await this.#refusal(s))
+      start = end
+    }
+    return outcomes
+  }
+
+  async #refusal(s: Save): Promise<Error> {
+    const [row] = await this.#db.all<{ trace_id: string }>(`SELECT trace_id FROM ${this.#t} WHERE id = ?`, [s.id])
+    return this.#refused(s, row?.trace_id)
   }
 
   async load(id: string): Promise<StoredCheckpoint | null> {

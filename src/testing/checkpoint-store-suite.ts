@@ -80,6 +80,23 @@ export function runCheckpointStoreSuite(target: ConformanceTarget): void {
       expect((await cps.listTraces({ limit: 2, after: 'a' })).map((t) => t.traceId)).toEqual(['b', 'é'])
     })
 
+    it('keeps call order and per-call outcomes for saves made concurrently', async () => {
+      await cps.saveWithTrace('other', { id: 'taken', state: 0 })
+      const calls: Promise<void>[] = []
+      for (let i = 0; i < 60; i++) calls.push(cps.saveWithTrace(`t${i % 3}`, { id: `c${i}`, state: i }))
+      calls.push(cps.saveWithTrace('t0', { id: 'c0', state: 'again', createdAt: 7 }))
+      calls.push(cps.saveWithTrace('t1', { id: 'taken', state: 'stolen' }))
+      calls.push(cps.saveWithTrace('t1', { id: 'c1', state: 'again' }))
+      const results = await Promise.allSettled(calls)
+      expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1)
+      expect(results[61]).toMatchObject({ status: 'rejected', reason: { code: 'INVALID_ARGUMENT' } })
+      for (let t = 0; t < 3; t++) expect(await cps.list(`t${t}`)).toEqual(Array.from({ length: 20 }, (_, k) => `c${k * 3 + t}`))
+      expect(await cps.load('c0')).toMatchObject({ state: 'again', createdAt: 7 })
+      expect(await cps.load('c1')).toMatchObject({ state: 'again' })
+      expect(await cps.load('taken')).toMatchObject({ state: 0 })
+      expect(await cps.list('other')).toEqual(['taken'])
+    })
+
     it('rejects bad input and changes nothing', async () => {
       await cps.saveWithTrace('t', { id: 'keep', state: 1 })
       await rejectsWith(cps.saveWithTrace('', { id: 'x', state: 1 }), 'INVALID_ARGUMENT')

@@ -101,6 +101,9 @@ describe.each(backends())('real Automerge documents: $name', (target) => {
     expect(autoSizes.changes).toBeLessThan(Math.max(1024, autoSizes.document) + 1024)
     const again = await PersistentDoc.load<Todo>(store.automerge('auto'))
     expectSame(again.doc, auto.doc)
+    await auto.close()
+    expect((await auto.persister.sizes()).changes).toBe(0)
+    expectSame((await PersistentDoc.load<Todo>(store.automerge('auto'))).doc, auto.doc)
     expect(again.doc.items).toEqual(Array.from({ length: 300 }, (_, i) => `x${i}`))
   })
 

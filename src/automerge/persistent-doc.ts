@@ -178,6 +178,15 @@ export class PersistentDoc<T> {
     return this.compact().catch(() => {})
   }
 
+  /**
+   * Waits for every write, then compacts if any change is stored outside the document, so the next
+   * {@link PersistentDoc.load} reads one document. Call it at shutdown; the document stays usable.
+   */
+  async close(): Promise<void> {
+    await this.flush()
+    if (this.#stored.length > 0 || this.#loaded.length > 0) await this.compact()
+  }
+
   async #syncState(peer: Uint8Array): Promise<Automerge.SyncState> {
     const key = hex(peer)
     let state = this.#sync.get(key)

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import * as Automerge from '@automerge/automerge'
 import Database from 'better-sqlite3'
-import { PersistentDoc } from '../src/automerge/index.js'
+import { HoldfastStorageAdapter, PersistentDoc } from '../src/automerge/index.js'
 import { openStore } from '../src/index.js'
 import { BENCH_DIR, progress, tempDbPath, TMP_DIR, type BenchOptions } from './lib.js'
 import { freshDatabase } from './postgres.js'
@@ -66,11 +66,37 @@ interface Round {
   coldMs: number
 }
 
-async function peerRound(peer: PeerModule): Promise<Round> {
+/** Where a Repo keeps its chunks for one round: opened for the edits and again for each cold load. */
+interface RepoStorage {
+  open(): Promise<{ adapter: unknown; close(): Promise<void> }>
+  dispose(): void
+}
+
+function nodeFsStorage(peer: PeerModule): RepoStorage {
   const dir = join(TMP_DIR, `automerge-repo-${process.pid}-${Date.now()}`)
   mkdirSync(dir, { recursive: true })
+  return {
+    open: async () => ({ adapter: new peer.NodeFSStorageAdapter(dir), close: async () => {} }),
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
+  }
+}
+
+function holdfastStorage(): RepoStorage {
+  const path = tempDbPath('automerge-repo-holdfast')
+  return {
+    open: async () => {
+      const store = await openStore(path)
+      return { adapter: new HoldfastStorageAdapter(store), close: () => store.close() }
+    },
+    dispose: () => {},
+  }
+}
+
+/** automerge-repo, the same edits, a flush after each, then cold loads (new Repo + find), on the given storage. */
+async function repoRound(peer: PeerModule, storage: RepoStorage): Promise<Round> {
   try {
-    const repo = new peer.Repo({ storage: new peer.NodeFSStorageAdapter(dir), network: [] })
+    const first = await storage.open()
+    const repo = new peer.Repo({ storage: first.adapter, network: [] })
     const handle = repo.create({ text: '', fields: {} })
     await repo.flush()
     const t0 = performance.now()
@@ -80,18 +106,21 @@ async function peerRound(peer: PeerModule): Promise<Round> {
     }
     const rate = CHANGES / ((performance.now() - t0) / 1000)
     await repo.shutdown()
+    await first.close()
     const times: number[] = []
     for (let k = 0; k < LOADS; k++) {
       const t1 = performance.now()
-      const cold = new peer.Repo({ storage: new peer.NodeFSStorageAdapter(dir), network: [] })
+      const again = await storage.open()
+      const cold = new peer.Repo({ storage: again.adapter, network: [] })
       const loaded = (await cold.find(handle.url)).doc()
       times.push(performance.now() - t1)
       if (!lastEditSeen(loaded)) throw new Error('automerge-repo cold load lost changes')
       await cold.shutdown()
+      await again.close()
     }
     return { rate, coldMs: median(times) }
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    storage.dispose()
   }
 }
 
@@ -161,10 +190,13 @@ function inMemoryRate(): number {
 export async function sqliteAutomerge(report: Report, _opts: BenchOptions): Promise<void> {
   const peer = await loadPeer()
   if (!peer) report.skip('automerge-repo', 'peer not installed: run `npm run bench:setup`')
-  const results = { peer: [] as Round[], awaited: [] as Round[], pipelined: [] as Round[], normal: [] as Round[], raw: [] as number[], load: [] as number[], memory: [] as number[] }
+  const results = { peer: [] as Round[], adapter: [] as Round[], awaited: [] as Round[], pipelined: [] as Round[], normal: [] as Round[], raw: [] as number[], load: [] as number[], memory: [] as number[] }
   for (let r = 0; r < ROUNDS; r++) {
     progress(`automerge round ${r + 1}/${ROUNDS}`)
-    if (peer) results.peer.push(await peerRound(peer))
+    if (peer) {
+      results.peer.push(await repoRound(peer, nodeFsStorage(peer)))
+      results.adapter.push(await repoRound(peer, holdfastStorage()))
+    }
     const path = tempDbPath('automerge')
     const awaited = await holdfastRound(() => openStore(path), false)
     results.awaited.push(awaited)
@@ -184,15 +216,28 @@ export async function sqliteAutomerge(report: Report, _opts: BenchOptions): Prom
   report.add('sqlite.automerge.holdfast-normal', "sqlite Holdfast PersistentDoc, awaited, synchronous: 'normal'", m(rate(results.normal)), 'writes/s')
   report.add('sqlite.automerge.raw', 'sqlite raw better-sqlite3, same change bytes, 1 per transaction', m(median(results.raw)), 'writes/s')
   report.add('automerge.in-memory', 'Automerge.change alone, no storage (the ceiling)', m(median(results.memory)), 'writes/s')
+  if (peer)
+    report.add('sqlite.automerge.repo-holdfast', 'automerge-repo 2.5.6 + HoldfastStorageAdapter (SQLite), change + flush', m(rate(results.adapter)), 'writes/s')
   if (peer) report.add('automerge.repo-nodefs', 'automerge-repo 2.5.6 + NodeFS, change + flush, one by one', m(rate(results.peer)), 'writes/s')
   report.fact('sqlite Holdfast cold load (open store + PersistentDoc.load), ms', cold(results.awaited))
   report.fact('Automerge.load of the compacted document, ms', median(results.load))
   if (peer) report.fact('automerge-repo + NodeFS cold load (new Repo + find), ms', cold(results.peer))
+  if (peer) report.fact('automerge-repo + Holdfast adapter cold load (open store + new Repo + find), ms', cold(results.adapter))
   // Both sides persist every change on its own and report it persisted: the peer by a flush after each change,
   // Holdfast by each change's promise. Holdfast's editor need not wait for the disk between edits, so the target is
   // on that figure; the awaited one is bounded by Automerge.change itself (see automerge.in-memory).
   report.ratio('sqlite.automerge.pipelined-vs-repo', 'sqlite Automerge changes, each acknowledged, vs automerge-repo', 'sqlite.automerge.holdfast-pipelined', 'automerge.repo-nodefs', { op: '>=', value: 3 })
   report.ratio('sqlite.automerge.vs-repo', 'sqlite Automerge changes awaited one by one vs automerge-repo', 'sqlite.automerge.holdfast', 'automerge.repo-nodefs')
+  // Issue 4: the same Repo, only the storage swapped.
+  report.ratio('sqlite.automerge.adapter-vs-nodefs', 'automerge-repo changes: Holdfast adapter / NodeFS adapter', 'sqlite.automerge.repo-holdfast', 'automerge.repo-nodefs', { op: '>=', value: 1 })
+  if (peer)
+    report.check({
+      id: 'sqlite.automerge.adapter-cold-vs-nodefs',
+      label: 'automerge-repo cold load: NodeFS time / Holdfast adapter time',
+      value: cold(results.peer) / cold(results.adapter),
+      unit: 'x',
+      target: { op: '>=', value: 1 },
+    })
   report.ratio('automerge.repo-vs-ceiling', 'automerge-repo change rate / Automerge.change alone', 'automerge.repo-nodefs', 'automerge.in-memory')
   report.ratio('sqlite.automerge.vs-ceiling', 'sqlite Holdfast awaited change rate / Automerge.change alone', 'sqlite.automerge.holdfast', 'automerge.in-memory')
   report.ratio('sqlite.automerge.normal-vs-repo', "sqlite Automerge changes, synchronous: 'normal', vs automerge-repo", 'sqlite.automerge.holdfast-normal', 'automerge.repo-nodefs')

@@ -1,3 +1,4 @@
+import { MemoryChunkStores, SqlChunkStores } from './automerge/chunk-store.js'
 import { MemoryAutomergeStore } from './automerge/memory-persister.js'
 import { SqlAutomergeStore } from './automerge/sql-persister.js'
 import type { AutomergePersister } from './automerge/types.js'
@@ -96,6 +97,7 @@ export async function openStore(urlOrOptions: string | OpenStoreOptions): Promis
     case 'memory': {
       const events = new MemoryEventStore(life)
       const automerge = new MemoryAutomergeStore(life)
+      const chunks = new MemoryChunkStores(life)
       return {
         backend: 'memory',
         events,
@@ -103,6 +105,10 @@ export async function openStore(urlOrOptions: string | OpenStoreOptions): Promis
         packages: new MemoryPackageStore(life),
         poison: new MemoryPoisonStore(life),
         automerge: (documentId) => persister(life, documentId, (id) => automerge.persister(id)),
+        chunks: (namespace = '') => {
+          life.check()
+          return chunks.open(namespace)
+        },
         close: async () => {
           if (life.close()) await events.close()
         },
@@ -135,6 +141,7 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: Checkpoint
         })
   const automerge = new SqlAutomergeStore(db, life)
   const checkpoints = new SqlCheckpointStore(db, life, serializer)
+  const chunks = new SqlChunkStores(db, life, (statements, bytes) => automerge.write(statements, bytes))
   let closing: Promise<void> | undefined
   return {
     backend: db.engine,
@@ -143,6 +150,10 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: Checkpoint
     packages: new SqlPackageStore(db, life),
     poison: new SqlPoisonStore(db, life),
     automerge: (documentId) => persister(life, documentId, (id) => automerge.persister(id)),
+    chunks: (namespace = '') => {
+      life.check()
+      return chunks.open(namespace)
+    },
     close: () => {
       if (!closing) {
         life.close()

@@ -1,3 +1,4 @@
+import type { ChunkStore } from './automerge/chunk-store.js'
 import type { AutomergePersister } from './automerge/types.js'
 import type { CheckpointStore } from './checkpoints/types.js'
 import type { EventStore } from './events/types.js'
@@ -24,6 +25,11 @@ export interface Store {
    * `INVALID_ARGUMENT` for a bad id (a key: 1 to 1,024 bytes of UTF-8) and `STORE_CLOSED` after {@link Store.close}.
    */
   automerge(documentId: string): AutomergePersister
+  /**
+   * Binary chunks under string-array keys with prefix reads: what automerge-repo stores (`HoldfastStorageAdapter` in
+   * `holdfast/automerge` wraps it). Stores of different namespaces (default `''`) never see each other's chunks.
+   */
+  chunks(namespace?: string): ChunkStore
   /** Waits for pending writes, releases connections; idempotent. Every call afterwards rejects with `STORE_CLOSED`. */
   close(): Promise<void>
 }

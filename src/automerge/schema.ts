@@ -29,3 +29,22 @@ export const automergeSchema: Migration = {
     `ALTER TABLE ${t('automerge_documents')} ALTER COLUMN data SET STORAGE EXTERNAL`,
   ],
 }
+
+/** automerge-repo's chunks (`ChunkStore`): rows keyed (namespace, encoded key), so a key prefix is a key range. */
+export const automergeChunksSchema: Migration = {
+  name: 'automerge-repo chunks',
+  sqlite: (t) => [
+    // A rowid table (snapshot chunks can be megabytes, which WITHOUT ROWID tables store poorly); the rowid is `seq`.
+    `CREATE TABLE ${t('automerge_chunks')} (
+      seq INTEGER PRIMARY KEY, namespace TEXT NOT NULL, key BLOB NOT NULL, parts TEXT NOT NULL, data BLOB NOT NULL
+    )`,
+    `CREATE UNIQUE INDEX ${t('automerge_chunks_by_key')} ON ${t('automerge_chunks')} (namespace, key)`,
+  ],
+  postgres: (t) => [
+    `CREATE TABLE ${t('automerge_chunks')} (
+      seq BIGINT GENERATED ALWAYS AS IDENTITY, namespace TEXT COLLATE "C" NOT NULL, key BYTEA NOT NULL, parts TEXT NOT NULL,
+      data BYTEA NOT NULL, PRIMARY KEY (namespace, key)
+    )`,
+    `ALTER TABLE ${t('automerge_chunks')} ALTER COLUMN data SET STORAGE EXTERNAL`,
+  ],
+}

@@ -1,0 +1,71 @@
+// automerge-repo's own storage adapter acceptance suite, and whole-part prefix matching, on every backend.
+import { runStorageAdapterTests } from '@automerge/automerge-repo/helpers/tests/storage-adapter-tests.js'
+import { join } from 'node:path'
+import { Repo, type AutomergeUrl } from '@automerge/automerge-repo'
+import { describe, expect, it } from 'vitest'
+import { HoldfastStorageAdapter } from '../src/automerge/index.js'
+import { openStore } from '../src/index.js'
+import { backends, PG_URL, tempDir, uniqueSchema } from './backends.js'
+import { spawnChild } from './children/spawn.js'
+
+for (const target of backends()) {
+  runStorageAdapterTests(async () => {
+    const store = await target.open()
+    return { adapter: new HoldfastStorageAdapter(store), teardown: () => store.close() }
+  }, `HoldfastStorageAdapter on ${target.name}`)
+
+  describe(`automerge-repo keys on ${target.name}`, () => {
+    it('matches prefixes by whole parts, whatever characters the parts hold', async () => {
+      const store = await target.open()
+      try {
+        const a = new HoldfastStorageAdapter(store)
+        const keys = [['doc1'], ['doc1', 'x'], ['doc10', 'x'], ['doc1\0', 'x'], ['doc1', ''], ['doc1.%_*?\\ é/', 'y'], ['do'], ['', 'empty first']]
+        for (const [i, key] of keys.entries()) await a.save(key, Uint8Array.of(i))
+        const range = async (prefix: string[]) => (await a.loadRange(prefix)).map((c) => c.key)
+        expect(await range(['doc1'])).toEqual([['doc1'], ['doc1', 'x'], ['doc1', '']]) // in order of first save
+        expect(await range(['doc1', 'x'])).toEqual([['doc1', 'x']])
+        expect(await range(['doc1.%_*?\\ é/'])).toEqual([['doc1.%_*?\\ é/', 'y']])
+        expect(await range(['doc'])).toEqual([])
+        expect(await range(['doc1\0'])).toEqual([['doc1\0', 'x']])
+        expect(await range([''])).toEqual([['', 'empty first']])
+        expect((await range([])).length).toBe(keys.length)
+        await a.removeRange(['doc1'])
+        expect(await a.load(['doc1', 'x'])).toBeUndefined()
+        expect(await a.load(['doc10', 'x'])).toEqual(Uint8Array.of(2))
+        expect(await a.load(['doc1\0', 'x'])).toEqual(Uint8Array.of(3))
+        // Namespaces keep two repos on one store apart.
+        const other = new HoldfastStorageAdapter(store, { namespace: 'other' })
+        expect(await other.loadRange([])).toEqual([])
+        await expect(a.save([], Uint8Array.of(1))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+        await expect(a.save(['x', 1 as unknown as string], Uint8Array.of(1))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+        expect((await range([])).length).toBe(keys.length - 3)
+      } finally {
+        await store.close()
+      }
+    })
+  })
+}
+
+describe('a Repo on Holdfast across processes', () => {
+  const targets: [string, () => { url: string; schema: string }][] = [['SQLite file', () => ({ url: join(tempDir(), 'repo.db'), schema: '-' })]]
+  const pgUrl = PG_URL
+  if (pgUrl) targets.push(['PostgreSQL server', () => ({ url: pgUrl, schema: uniqueSchema() })])
+
+  it.each(targets)('finds the document a killed process wrote, intact: %s', { timeout: 60_000 }, async (_name, where) => {
+    const { url, schema } = where()
+    const child = spawnChild('repo-writer.ts', [url, schema])
+    const line = await child.nextLine()
+    child.proc.kill('SIGKILL')
+    expect(await child.exited).toBe('SIGKILL')
+    const docUrl = line.replace(/^url /, '') as AutomergeUrl
+    const store = await openStore(schema === '-' ? url : { url, schema })
+    try {
+      const repo = new Repo({ storage: new HoldfastStorageAdapter(store), network: [] })
+      const handle = await repo.find<{ items: string[]; title?: string }>(docUrl)
+      expect(handle.doc()).toEqual({ items: Array.from({ length: 20 }, (_, i) => `item ${i}`), title: 'written by the first process' })
+      await repo.shutdown()
+    } finally {
+      await store.close()
+    }
+  })
+})

@@ -3,7 +3,12 @@ import { runStorageAdapterTests } from '@automerge/automerge-repo/helpers/tests/
 import { join } from 'node:path'
 import { Repo, type AutomergeUrl } from '@automerge/automerge-repo'
 import { describe, expect, it } from 'vitest'
+import { SqlChunkStores } from '../src/automerge/chunk-store.js'
 import { HoldfastStorageAdapter } from '../src/automerge/index.js'
+import { SqlAutomergeStore } from '../src/automerge/sql-persister.js'
+import { Lifecycle } from '../src/lifecycle.js'
+import { migrate } from '../src/sql/migrations.js'
+import { SqliteDatabase } from '../src/sql/sqlite.js'
 import { openStore } from '../src/index.js'
 import { backends, PG_URL, tempDir, uniqueSchema } from './backends.js'
 import { spawnChild } from './children/spawn.js'
@@ -66,6 +71,23 @@ describe('a Repo on Holdfast across processes', () => {
       await repo.shutdown()
     } finally {
       await store.close()
+    }
+  })
+})
+
+describe('relaxed chunk removes on SQLite', () => {
+  it('commit without their own fsync and leave the connection at synchronous=FULL', async () => {
+    const db = await SqliteDatabase.open({ path: join(tempDir(), 'relaxed.db'), synchronous: 'full', busyTimeoutMs: 1000 })
+    try {
+      await migrate(db)
+      const store = new SqlAutomergeStore(db, new Lifecycle())
+      const chunks = new SqlChunkStores(db, new Lifecycle(), (s, b, r) => store.write(s, b, r)).open('')
+      await chunks.save(['d', 'x'], Uint8Array.of(1))
+      await Promise.all([chunks.remove(['d', 'x']), chunks.remove(['d', 'y'])])
+      expect(await chunks.load(['d', 'x'])).toBeUndefined()
+      expect(db.db.pragma('synchronous', { simple: true })).toBe(2)
+    } finally {
+      await db.close()
     }
   })
 })

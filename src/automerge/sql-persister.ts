@@ -9,6 +9,13 @@ import { checkInsert, checkPayload, checkPeer, checkPeers, checkRemove, type Che
 /** One statement of a write: SQL with `?` placeholders and its parameters. */
 type Statement = readonly [sql: string, params: readonly unknown[]]
 
+/** A write waiting for its group commit. */
+interface Write {
+  statements: readonly Statement[]
+  /** May commit without an fsync (see {@link SqlAutomergeStore.write}). */
+  relaxed: boolean
+}
+
 /** Rows and payload bytes per PostgreSQL array statement: bounds the array literal `pg` builds in memory. */
 const PG_CHUNK_ROWS = 1000
 const PG_CHUNK_BYTES = 16 * 1024 * 1024
@@ -23,7 +30,7 @@ const PG_CHUNK_BYTES = 16 * 1024 * 1024
 export class SqlAutomergeStore {
   readonly #db: SqlDatabase
   readonly #life: Lifecycle
-  readonly #commit: GroupCommit<readonly Statement[]> | undefined
+  readonly #commit: GroupCommit<Write> | undefined
   /** Payload bytes written since the last flush while SQLite runs with `synchronous: 'normal'`. */
   #pending = 0
   readonly #lazy: boolean
@@ -44,10 +51,15 @@ export class SqlAutomergeStore {
     return new SqlPersister(documentId, this.#life, this.#db, this)
   }
 
-  /** Commits `writes` atomically; `bytes` is the payload they carry, for {@link SqlAutomergeStore.flush}. */
-  async write(writes: readonly Statement[], bytes: number): Promise<void> {
+  /**
+   * Commits `writes` atomically; `bytes` is the payload they carry, for {@link SqlAutomergeStore.flush}. A `relaxed`
+   * write on SQLite commits without its own fsync when every write of its batch is relaxed: it survives a process
+   * crash at once and a power loss from the next durable commit on (the log is sequential, so nothing after it is
+   * kept without it).
+   */
+  async write(writes: readonly Statement[], bytes: number, relaxed = false): Promise<void> {
     if (writes.length === 0) return
-    if (this.#commit) await this.#commit.submit(writes)
+    if (this.#commit) await this.#commit.submit({ statements: writes, relaxed })
     else if (writes.length === 1) await this.#db.run(writes[0]![0], writes[0]![1])
     else
       await this.#db.transaction(async (tx) => {
@@ -80,34 +92,45 @@ export class SqlAutomergeStore {
 }
 
 /** One SQLite transaction for a batch of writes; a write that fails rolls back to its savepoint and fails alone. */
-function sqliteBatch(db: SqliteDatabase, items: (readonly Statement[])[]): Promise<(Error | undefined)[]> {
+function sqliteBatch(db: SqliteDatabase, writes: Write[]): Promise<(Error | undefined)[]> {
   return db.exclusive(() => {
-    const alone = items.length === 1
-    db.statement('BEGIN IMMEDIATE').run()
+    const alone = writes.length === 1
+    const items = writes.map((w) => w.statements)
+    const relax = db.synchronous === 'full' && writes.every((w) => w.relaxed)
+    if (relax) db.db.pragma('synchronous = NORMAL')
     try {
-      const outcomes = items.map((item) => {
-        if (alone) {
-          for (const [sql, params] of item) db.statement(sql).run(...params)
-          return undefined
-        }
-        db.statement('SAVEPOINT w').run()
-        try {
-          for (const [sql, params] of item) db.statement(sql).run(...params)
-          db.statement('RELEASE w').run()
-          return undefined
-        } catch (err) {
-          db.statement('ROLLBACK TO w').run()
-          db.statement('RELEASE w').run()
-          return sqliteError(err) as Error
-        }
-      })
-      db.statement('COMMIT').run()
-      return outcomes
-    } catch (err) {
-      if (db.db.inTransaction) db.statement('ROLLBACK').run()
-      throw err
+      return sqliteTransaction(db, items, alone)
+    } finally {
+      if (relax) db.db.pragma('synchronous = FULL')
     }
   })
+}
+
+function sqliteTransaction(db: SqliteDatabase, items: (readonly Statement[])[], alone: boolean): (Error | undefined)[] {
+  db.statement('BEGIN IMMEDIATE').run()
+  try {
+    const outcomes = items.map((item) => {
+      if (alone) {
+        for (const [sql, params] of item) db.statement(sql).run(...params)
+        return undefined
+      }
+      db.statement('SAVEPOINT w').run()
+      try {
+        for (const [sql, params] of item) db.statement(sql).run(...params)
+        db.statement('RELEASE w').run()
+        return undefined
+      } catch (err) {
+        db.statement('ROLLBACK TO w').run()
+        db.statement('RELEASE w').run()
+        return sqliteError(err) as Error
+      }
+    })
+    db.statement('COMMIT').run()
+    return outcomes
+  } catch (err) {
+    if (db.db.inTransaction) db.statement('ROLLBACK').run()
+    throw err
+  }
 }
 
 function statements(db: SqlDatabase) {

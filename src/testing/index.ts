@@ -8,6 +8,7 @@
  */
 import { runAutomergePersisterSuite } from './automerge-persister-suite.js'
 import { runCheckpointStoreSuite } from './checkpoint-store-suite.js'
+import { runChunkStoreSuite } from './chunk-store-suite.js'
 import { runEventStoreSuite } from './event-store-suite.js'
 import { runPackageStoreSuite } from './package-store-suite.js'
 import { runPoisonStoreSuite } from './poison-store-suite.js'
@@ -15,6 +16,7 @@ import type { ConformanceTarget } from './helpers.js'
 
 export { runAutomergePersisterSuite } from './automerge-persister-suite.js'
 export { runCheckpointStoreSuite } from './checkpoint-store-suite.js'
+export { runChunkStoreSuite } from './chunk-store-suite.js'
 export { runEventStoreSuite } from './event-store-suite.js'
 export { runPackageStoreSuite } from './package-store-suite.js'
 export { runPoisonStoreSuite } from './poison-store-suite.js'
@@ -27,4 +29,5 @@ export function runConformanceSuite(target: ConformanceTarget): void {
   runCheckpointStoreSuite(target)
   runPoisonStoreSuite(target)
   runAutomergePersisterSuite(target)
+  runChunkStoreSuite(target)
 }

@@ -141,7 +141,7 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: Checkpoint
         })
   const automerge = new SqlAutomergeStore(db, life)
   const checkpoints = new SqlCheckpointStore(db, life, serializer)
-  const chunks = new SqlChunkStores(db, life, (statements, bytes, relaxed) => automerge.write(statements, bytes, relaxed))
+  const chunks = new SqlChunkStores(db, life, automerge)
   let closing: Promise<void> | undefined
   return {
     backend: db.engine,

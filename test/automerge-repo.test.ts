@@ -51,7 +51,7 @@ describe('relaxed chunk removes on SQLite', () => {
     try {
       await migrate(db)
       const store = new SqlAutomergeStore(db, new Lifecycle())
-      const chunks = new SqlChunkStores(db, new Lifecycle(), (s, b, r) => store.write(s, b, r)).open('')
+      const chunks = new SqlChunkStores(db, new Lifecycle(), store).open('')
       await chunks.save(['d', 'x'], Uint8Array.of(1))
       await Promise.all([chunks.remove(['d', 'x']), chunks.remove(['d', 'y'])])
       expect(await chunks.load(['d', 'x'])).toBeUndefined()

@@ -2,6 +2,7 @@ import { InvalidArgumentError } from '../errors.js'
 import type { Lifecycle } from '../lifecycle.js'
 import type { SqlDatabase } from '../sql/database.js'
 import { asBytes, describe } from '../validate.js'
+import type { SqlAutomergeStore } from './sql-persister.js'
 import { checkPayload } from './validate.js'
 
 /** A key of automerge-repo's storage: an array of strings, e.g. `[documentId, 'incremental', hash]`. */
@@ -144,8 +145,8 @@ export class SqlChunkStores {
   constructor(
     private readonly db: SqlDatabase,
     private readonly life: Lifecycle,
-    /** Commits statements atomically and durably (shared with the persister's group commit). */
-    private readonly write: (statements: readonly (readonly [string, readonly unknown[]])[], bytes: number, relaxed?: boolean) => Promise<void>,
+    /** Commits statements atomically and durably: the persisters' group commit. */
+    private readonly writer: Pick<SqlAutomergeStore, 'write'>,
   ) {
     this.#t = db.table('automerge_chunks')
   }
@@ -153,7 +154,8 @@ export class SqlChunkStores {
   /** The chunk store of `namespace`. */
   open(namespace: string): ChunkStore {
     const ns = checkNamespace(namespace)
-    const { db, life, write } = this
+    const { db, life, writer } = this
+    const write: SqlAutomergeStore['write'] = (statements, bytes, relaxed) => writer.write(statements, bytes, relaxed)
     const t = this.#t
     const range = `namespace = ? AND (key = ? OR (key >= ? AND key < ?))`
     return {

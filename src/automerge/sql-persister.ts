@@ -93,44 +93,29 @@ export class SqlAutomergeStore {
 
 /** One SQLite transaction for a batch of writes; a write that fails rolls back to its savepoint and fails alone. */
 function sqliteBatch(db: SqliteDatabase, writes: Write[]): Promise<(Error | undefined)[]> {
-  return db.exclusive(() => {
-    const alone = writes.length === 1
-    const items = writes.map((w) => w.statements)
-    const relax = db.synchronous === 'full' && writes.every((w) => w.relaxed)
-    if (relax) db.db.pragma('synchronous = NORMAL')
-    try {
-      return sqliteTransaction(db, items, alone)
-    } finally {
-      if (relax) db.db.pragma('synchronous = FULL')
-    }
-  })
-}
-
-function sqliteTransaction(db: SqliteDatabase, items: (readonly Statement[])[], alone: boolean): (Error | undefined)[] {
-  db.statement('BEGIN IMMEDIATE').run()
-  try {
-    const outcomes = items.map((item) => {
-      if (alone) {
-        for (const [sql, params] of item) db.statement(sql).run(...params)
-        return undefined
-      }
-      db.statement('SAVEPOINT w').run()
-      try {
-        for (const [sql, params] of item) db.statement(sql).run(...params)
-        db.statement('RELEASE w').run()
-        return undefined
-      } catch (err) {
-        db.statement('ROLLBACK TO w').run()
-        db.statement('RELEASE w').run()
-        return sqliteError(err) as Error
-      }
-    })
-    db.statement('COMMIT').run()
-    return outcomes
-  } catch (err) {
-    if (db.db.inTransaction) db.statement('ROLLBACK').run()
-    throw err
+  const run = (statements: readonly Statement[]): void => {
+    for (const [sql, params] of statements) db.statement(sql).run(...params)
   }
+  return db.immediate(
+    () =>
+      writes.map(({ statements }): Error | undefined => {
+        if (writes.length === 1) {
+          run(statements)
+          return undefined
+        }
+        db.statement('SAVEPOINT w').run()
+        try {
+          run(statements)
+          db.statement('RELEASE w').run()
+          return undefined
+        } catch (err) {
+          db.statement('ROLLBACK TO w').run()
+          db.statement('RELEASE w').run()
+          return sqliteError(err) as Error
+        }
+      }),
+    writes.every((w) => w.relaxed),
+  )
 }
 
 function statements(db: SqlDatabase) {

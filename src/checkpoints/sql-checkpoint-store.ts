@@ -82,22 +82,14 @@ export class SqlCheckpointStore implements CheckpointStore {
   /** SQLite: the batch's upserts in one transaction; an upsert refused by the trace guard fails only its caller. */
   #sqliteBatch(db: SqliteDatabase): (saves: Save[]) => Promise<(Error | undefined)[]> {
     return (saves) =>
-      db.exclusive(() => {
+      db.immediate(() => {
         const upsert = db.statement(this.#upsert)
         const owner = db.statement(`SELECT trace_id FROM ${this.#t} WHERE id = ?`).pluck()
-        db.statement('BEGIN IMMEDIATE').run()
-        try {
-          const outcomes = saves.map((s) =>
-            upsert.run(s.id, s.traceId, s.state, s.metadata, s.parentId, s.at, s.createdAt === undefined ? 0 : 1).changes === 0
-              ? this.#refused(s, owner.get(s.id) as string | undefined)
-              : undefined,
-          )
-          db.statement('COMMIT').run()
-          return outcomes
-        } catch (err) {
-          if (db.db.inTransaction) db.statement('ROLLBACK').run()
-          throw err
-        }
+        return saves.map((s) =>
+          upsert.run(s.id, s.traceId, s.state, s.metadata, s.parentId, s.at, s.createdAt === undefined ? 0 : 1).changes === 0
+            ? this.#refused(s, owner.get(s.id) as string | undefined)
+            : undefined,
+        )
       })
   }
 

@@ -16,7 +16,7 @@ export function sqliteAppender(db: SqliteDatabase): (writes: CheckedWrite[]) => 
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
   return (writes) =>
-    db.exclusive(() => {
+    db.immediate(() => {
       const version = db.statement(versionOf).pluck()
       const exists = db.statement(idExists).pluck()
       const ins = db.statement(insert)
@@ -36,23 +36,15 @@ export function sqliteAppender(db: SqliteDatabase): (writes: CheckedWrite[]) => 
         }
         return undefined
       }
-      db.statement('BEGIN IMMEDIATE').run()
-      try {
-        const outcomes = writes.map((w) => {
-          const err = check(w)
-          if (err) return err
-          for (const e of w.events) {
-            ins.run(e.id, e.aggregatorType, e.aggregatorId, e.version, e.name, e.routingKey, e.data, e.metadata, now)
-            ids.add(e.id)
-          }
-          for (const a of w.aggregates) versions.set(a.key, a.last)
-          return undefined
-        })
-        db.statement('COMMIT').run()
-        return outcomes
-      } catch (err) {
-        if (db.db.inTransaction) db.statement('ROLLBACK').run()
-        throw err
-      }
+      return writes.map((w) => {
+        const err = check(w)
+        if (err) return err
+        for (const e of w.events) {
+          ins.run(e.id, e.aggregatorType, e.aggregatorId, e.version, e.name, e.routingKey, e.data, e.metadata, now)
+          ids.add(e.id)
+        }
+        for (const a of w.aggregates) versions.set(a.key, a.last)
+        return undefined
+      })
     })
 }

@@ -12,6 +12,17 @@ export type { PoisonAuditRecord, PoisonRecord, PoisonStore } from './poison/type
 export { withPoison } from './poison/guard.js'
 export type { ListPackagesOptions, PackageMetadata, PackageRecord, PackageRouteRecord, PackageStore } from './packages/types.js'
 export type { Checkpoint, CheckpointSerializer, CheckpointStore, StoredCheckpoint, TraceSummary } from './checkpoints/types.js'
+export type {
+  ChannelValue,
+  ThreadAddress,
+  ThreadCheckpointInput,
+  ThreadEntry,
+  ThreadQuery,
+  ThreadStore,
+  ThreadWrite,
+  TypedValue,
+  ValueAddress,
+} from './checkpoints/thread-types.js'
 export { jsonSerializer, richSerializer } from './checkpoints/serializer.js'
 export type { ChunkKey, ChunkStore, StoredChunk } from './automerge/chunk-store.js'
 export type { ActorId, AutomergePersister, ChangeAddress, ChangeEntry, StoredSizes } from './automerge/types.js'

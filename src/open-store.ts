@@ -2,8 +2,10 @@ import { MemoryChunkStores, SqlChunkStores } from './automerge/chunk-store.js'
 import { MemoryAutomergeStore } from './automerge/memory-persister.js'
 import { SqlAutomergeStore } from './automerge/sql-persister.js'
 import type { AutomergePersister } from './automerge/types.js'
+import { MemoryThreadStore } from './checkpoints/memory-thread-store.js'
 import { MemoryCheckpointStore } from './checkpoints/memory-checkpoint-store.js'
 import { jsonSerializer } from './checkpoints/serializer.js'
+import { SqlThreadStore } from './checkpoints/sql-thread-store.js'
 import { SqlCheckpointStore } from './checkpoints/sql-checkpoint-store.js'
 import type { CheckpointSerializer } from './checkpoints/types.js'
 import { InvalidArgumentError } from './errors.js'
@@ -98,10 +100,12 @@ export async function openStore(urlOrOptions: string | OpenStoreOptions): Promis
       const events = new MemoryEventStore(life)
       const automerge = new MemoryAutomergeStore(life)
       const chunks = new MemoryChunkStores(life)
+      const checkpoints = new MemoryCheckpointStore(life, serializer)
       return {
         backend: 'memory',
         events,
-        checkpoints: new MemoryCheckpointStore(life, serializer),
+        checkpoints,
+        threads: new MemoryThreadStore(life, checkpoints),
         packages: new MemoryPackageStore(life),
         poison: new MemoryPoisonStore(life),
         automerge: (documentId) => persister(life, documentId, (id) => automerge.persister(id)),
@@ -142,11 +146,13 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: Checkpoint
   const automerge = new SqlAutomergeStore(db, life)
   const checkpoints = new SqlCheckpointStore(db, life, serializer)
   const chunks = new SqlChunkStores(db, life, automerge)
+  const threads = new SqlThreadStore(db, life, checkpoints, serializer)
   let closing: Promise<void> | undefined
   return {
     backend: db.engine,
     events,
     checkpoints,
+    threads,
     packages: new SqlPackageStore(db, life),
     poison: new SqlPoisonStore(db, life),
     automerge: (documentId) => persister(life, documentId, (id) => automerge.persister(id)),
@@ -157,7 +163,7 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: Checkpoint
     close: () => {
       if (!closing) {
         life.close()
-        closing = Promise.all([events.close(), automerge.close(), checkpoints.close()]).finally(() => db.close()).then(() => {})
+        closing = Promise.all([events.close(), automerge.close(), checkpoints.close(), threads.close()]).finally(() => db.close()).then(() => {})
       }
       return closing
     },

@@ -1,5 +1,6 @@
 import type { ChunkStore } from './automerge/chunk-store.js'
 import type { AutomergePersister } from './automerge/types.js'
+import type { ThreadStore } from './checkpoints/thread-types.js'
 import type { CheckpointStore } from './checkpoints/types.js'
 import type { EventStore } from './events/types.js'
 import type { PackageStore } from './packages/types.js'
@@ -18,6 +19,8 @@ export interface Store {
   readonly packages: PackageStore
   /** The checkpoint store (`spec/checkpoints.md`). */
   readonly checkpoints: CheckpointStore
+  /** Threads in LangGraph's shape on the checkpoint store: shared channel values and pending writes (`holdfast/langgraph`). */
+  readonly threads: ThreadStore
   /** The poison store (`spec/poison.md`). */
   readonly poison: PoisonStore
   /**

@@ -36,6 +36,14 @@ export class MemoryCheckpointStore implements CheckpointStore {
   }
 
   async saveWithTrace(traceId: string, checkpoint: Checkpoint): Promise<void> {
+    this.save(traceId, checkpoint)
+  }
+
+  /**
+   * {@link saveWithTrace}, synchronously, so a caller can store more in the same step.
+   * @internal The write path of {@link MemoryThreadStore}.
+   */
+  save(traceId: string, checkpoint: Checkpoint): void {
     this.#life.check()
     const c = checkCheckpoint(traceId, checkpoint)
     const state = checkSerialized(this.#serializer.serialize(checkpoint.state))
@@ -43,6 +51,14 @@ export class MemoryCheckpointStore implements CheckpointStore {
     if (old && old.traceId !== traceId)
       throw new InvalidArgumentError(`checkpoint ${JSON.stringify(c.id)} belongs to trace ${JSON.stringify(old.traceId)}, not ${JSON.stringify(traceId)}`)
     this.#rows.set(c.id, { id: c.id, traceId, seq: old?.seq ?? ++this.#seq, state, metadata: c.metadata, parentId: c.parentId, createdAt: c.createdAt ?? old?.createdAt ?? Date.now() })
+  }
+
+  /**
+   * Every checkpoint with its trace and `seq`, in no order.
+   * @internal The read path of {@link MemoryThreadStore}.
+   */
+  *scan(): Iterable<{ traceId: string; seq: number; checkpoint: StoredCheckpoint }> {
+    for (const r of this.#rows.values()) yield { traceId: r.traceId, seq: r.seq, checkpoint: this.#load(r) }
   }
 
   async load(id: string): Promise<StoredCheckpoint | null> {

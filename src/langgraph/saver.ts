@@ -1,0 +1,189 @@
+import type { RunnableConfig } from '@langchain/core/runnables'
+import {
+  BaseCheckpointSaver,
+  TASKS,
+  WRITES_IDX_MAP,
+  getCheckpointId,
+  maxChannelVersion,
+  type ChannelVersions,
+  type Checkpoint,
+  type CheckpointListOptions,
+  type CheckpointMetadata,
+  type CheckpointPendingWrite,
+  type CheckpointTuple,
+  type PendingWrite,
+  type SerializerProtocol,
+} from '@langchain/langgraph-checkpoint'
+import type { ThreadEntry, ThreadWrite, TypedValue, ValueAddress } from '../checkpoints/thread-types.js'
+import { InvalidArgumentError } from '../errors.js'
+import type { Store } from '../store.js'
+import { describe } from '../validate.js'
+
+/** Rows fetched per query while {@link HoldfastSaver.list} pages. */
+const PAGE = 100
+
+/** A channel version as stored text: JSON, so the number 1 and the string "1" stay apart. */
+const versionText = (v: unknown): string => JSON.stringify(v)
+
+interface Coordinates {
+  threadId: string
+  namespace: string
+}
+
+/**
+ * LangGraph's checkpointer on a Holdfast store (`@langchain/langgraph-checkpoint`'s `BaseCheckpointSaver`): a thread
+ * is a trace of the checkpoint store, each checkpoint one of its checkpoints; channel values are stored once per
+ * version and shared by the checkpoints that carry it; pending writes are stored with their checkpoint. Every method
+ * resolves once its write is durable (a shared commit for concurrent calls).
+ *
+ * @example
+ * ```ts
+ * const graph = builder.compile({ checkpointer: new HoldfastSaver(await openStore('agents.db')) })
+ * ```
+ */
+export class HoldfastSaver extends BaseCheckpointSaver {
+  /** The store it keeps threads in; closing it is the caller's. */
+  readonly store: Store
+
+  /** @param store - an open Holdfast store; @param serde - LangGraph's serializer for channel values and writes (its default when absent) */
+  constructor(store: Store, serde?: SerializerProtocol) {
+    super(serde)
+    this.store = store
+  }
+
+  async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
+    const c = coordinates(config, false)
+    if (c === undefined) return undefined
+    const entry = await this.store.threads.get(c.threadId, c.namespace, getCheckpointId(config) || undefined)
+    return entry === null ? undefined : (await this.#tuples([entry]))[0]
+  }
+
+  async *list(config: RunnableConfig, options?: CheckpointListOptions): AsyncGenerator<CheckpointTuple> {
+    const { limit, before, filter } = options ?? {}
+    const configurable = config.configurable ?? {}
+    const threadId = configurable.thread_id === undefined ? undefined : threadText(configurable.thread_id)
+    const namespace = configurable.checkpoint_ns as string | undefined
+    const checkpointId = getCheckpointId(config) || undefined
+    const beforeId = (before?.configurable?.checkpoint_id as string | undefined) || undefined
+    let left = limit ?? Infinity
+    for (let olderThan: number | undefined; left > 0; ) {
+      const size = Math.min(left, PAGE)
+      const entries = await this.store.threads.list({ threadId, namespace, checkpointId, before: beforeId, filter, olderThan, limit: size })
+      for (const tuple of await this.#tuples(entries)) yield tuple
+      if (entries.length < size) return
+      left -= entries.length
+      olderThan = entries[entries.length - 1]!.seq
+    }
+  }
+
+  async put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
+    const { threadId, namespace } = coordinates(config, true)!
+    const { channel_values: channelValues, ...rest } = checkpoint
+    const values = await Promise.all(
+      Object.entries(newVersions)
+        .filter(([channel]) => Object.hasOwn(channelValues, channel))
+        .map(async ([channel, version]) => ({ channel, version: versionText(version), value: await this.#dump(channelValues[channel]) })),
+    )
+    const ts = Date.parse(checkpoint.ts)
+    await this.store.threads.put({
+      threadId,
+      namespace,
+      checkpointId: checkpoint.id,
+      parentId: (config.configurable?.checkpoint_id as string | undefined) || null,
+      checkpoint: rest as Record<string, unknown>,
+      metadata: metadata as Record<string, unknown>,
+      ...(Number.isFinite(ts) && ts >= 0 ? { createdAt: ts } : {}),
+      values,
+    })
+    return { configurable: { thread_id: threadId, checkpoint_ns: namespace, checkpoint_id: checkpoint.id } }
+  }
+
+  async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath = ''): Promise<void> {
+    const { threadId, namespace } = coordinates(config, true)!
+    const checkpointId = getCheckpointId(config)
+    if (!checkpointId) throw new InvalidArgumentError('putWrites needs config.configurable.checkpoint_id (the checkpoint the task ran from)')
+    const rows: ThreadWrite[] = await Promise.all(
+      writes.map(async ([channel, value], i) => ({ taskId, taskPath, idx: WRITES_IDX_MAP[channel] ?? i, channel, value: await this.#dump(value) })),
+    )
+    await this.store.threads.putWrites({ threadId, namespace, checkpointId }, rows)
+  }
+
+  async deleteThread(threadId: string): Promise<void> {
+    await this.store.threads.deleteThread(threadText(threadId))
+  }
+
+  async #dump(value: unknown): Promise<TypedValue> {
+    const [type, data] = await this.serde.dumpsTyped(value)
+    return { type, data }
+  }
+
+  #load(v: TypedValue): Promise<unknown> {
+    return this.serde.loadsTyped(v.type, v.data) as Promise<unknown>
+  }
+
+  /** Entries made tuples: their channel values fetched in one call, their writes deserialized. */
+  async #tuples(entries: ThreadEntry[]): Promise<CheckpointTuple[]> {
+    const wanted: ValueAddress[] = []
+    const index = new Map<string, number>()
+    const slots = entries.map((e) =>
+      Object.entries((e.checkpoint.channel_versions ?? {}) as ChannelVersions).map(([channel, version]): [string, number] => {
+        const address = { threadId: e.threadId, namespace: e.namespace, channel, version: versionText(version) }
+        const key = JSON.stringify(address)
+        let i = index.get(key)
+        if (i === undefined) index.set(key, (i = wanted.push(address) - 1))
+        return [channel, i]
+      }),
+    )
+    const stored = await this.store.threads.values(wanted)
+    const loaded = await Promise.all(stored.map((v) => (v === undefined ? undefined : this.#load(v))))
+    return Promise.all(
+      entries.map(async (e, n): Promise<CheckpointTuple> => {
+        const channelValues: Record<string, unknown> = {}
+        for (const [channel, i] of slots[n]!) if (stored[i] !== undefined) channelValues[channel] = loaded[i]
+        const checkpoint = { ...e.checkpoint, channel_values: channelValues } as unknown as Checkpoint
+        if (checkpoint.v < 4 && e.parentId !== null) await this.#migratePendingSends(checkpoint, e)
+        const pendingWrites = await Promise.all(
+          e.writes.map(async (w): Promise<CheckpointPendingWrite> => [w.taskId, w.channel, await this.#load(w.value)]),
+        )
+        const tuple: CheckpointTuple = {
+          config: { configurable: { thread_id: e.threadId, checkpoint_ns: e.namespace, checkpoint_id: e.checkpointId } },
+          checkpoint,
+          metadata: e.metadata as CheckpointMetadata,
+          pendingWrites,
+        }
+        if (e.parentId !== null) tuple.parentConfig = { configurable: { thread_id: e.threadId, checkpoint_ns: e.namespace, checkpoint_id: e.parentId } }
+        return tuple
+      }),
+    )
+  }
+
+  /** Checkpoints before format 4 kept sends as the parent's writes to TASKS; format 4 keeps them as a channel. */
+  async #migratePendingSends(checkpoint: Checkpoint, e: ThreadEntry): Promise<void> {
+    const parent = await this.store.threads.get(e.threadId, e.namespace, e.parentId!)
+    const sends = await Promise.all((parent?.writes ?? []).filter((w) => w.channel === TASKS).map((w) => this.#load(w.value)))
+    checkpoint.channel_values[TASKS] = sends
+    const versions = Object.values(checkpoint.channel_versions)
+    checkpoint.channel_versions[TASKS] = versions.length > 0 ? maxChannelVersion(...versions) : this.getNextVersion(undefined)
+  }
+}
+
+/** The thread and namespace of a config; `undefined` without a thread unless `required`, which throws instead. */
+function coordinates(config: RunnableConfig, required: boolean): Coordinates | undefined {
+  const c = config.configurable
+  if (c?.thread_id === undefined || c.thread_id === null) {
+    if (!required) return undefined
+    throw new InvalidArgumentError(
+      'the config has no configurable.thread_id: a checkpointer needs a thread, e.g. graph.invoke(input, { configurable: { thread_id: "t-1" } })',
+    )
+  }
+  const namespace: unknown = c.checkpoint_ns ?? ''
+  if (typeof namespace !== 'string') throw new InvalidArgumentError(`configurable.checkpoint_ns must be a string, got ${describe(namespace)}`)
+  return { threadId: threadText(c.thread_id), namespace }
+}
+
+/** Thread ids are text; LangGraph users sometimes pass numbers. */
+function threadText(id: unknown): string {
+  if (typeof id === 'string') return id
+  if (typeof id === 'number' && Number.isFinite(id)) return String(id)
+  throw new InvalidArgumentError(`configurable.thread_id must be a string, got ${describe(id)}`)
+}

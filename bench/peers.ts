@@ -105,16 +105,23 @@ export interface LgCheckpoint {
 export interface LgConfig {
   configurable: { thread_id: string; checkpoint_ns?: string; checkpoint_id?: string }
 }
+/** A task's write: (channel, value). */
+export type LgPendingWrite = [string, unknown]
 export interface LgTuple {
   config: LgConfig
   checkpoint: LgCheckpoint
   metadata?: Record<string, unknown>
   parentConfig?: LgConfig
+  /** (task id, channel, value) */
+  pendingWrites?: [string, string, unknown][]
 }
 export interface LgSaver {
   put(config: LgConfig, checkpoint: LgCheckpoint, metadata: Record<string, unknown>, newVersions: Record<string, LgVersion>): Promise<LgConfig>
+  putWrites(config: LgConfig, writes: LgPendingWrite[], taskId: string, taskPath?: string): Promise<void>
   getTuple(config: LgConfig): Promise<LgTuple | undefined>
-  list(config: LgConfig): AsyncGenerator<LgTuple>
+  list(config: LgConfig, options?: { limit?: number }): AsyncGenerator<LgTuple>
+  /** The version after `current` for a channel (what LangGraph's loop asks the checkpointer for). */
+  getNextVersion(current: LgVersion | undefined): LgVersion
 }
 /** The parts of @langchain/langgraph-checkpoint that build checkpoints the way LangGraph's loop does. */
 export interface LgCheckpointLib {

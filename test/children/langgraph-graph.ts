@@ -38,7 +38,7 @@ const graph = new StateGraph(State)
 const config = { configurable: { thread_id: threadId } }
 if (mode === 'start') {
   const out = await graph.invoke({ topic: 'lisbon' }, config)
-  console.log(`interrupted ${JSON.stringify(out.__interrupt__ ?? null)}`)
+  console.log(`interrupted ${JSON.stringify((out as { __interrupt__?: unknown }).__interrupt__ ?? null)}`)
   setInterval(() => {}, 1000)
 } else {
   const out = await graph.invoke(new Command({ resume: 'approved' }), config)

@@ -12,6 +12,7 @@ import { runChunkStoreSuite } from './chunk-store-suite.js'
 import { runEventStoreSuite } from './event-store-suite.js'
 import { runPackageStoreSuite } from './package-store-suite.js'
 import { runPoisonStoreSuite } from './poison-store-suite.js'
+import { runThreadStoreSuite } from './thread-store-suite.js'
 import type { ConformanceTarget } from './helpers.js'
 
 export { runAutomergePersisterSuite } from './automerge-persister-suite.js'
@@ -20,6 +21,7 @@ export { runChunkStoreSuite } from './chunk-store-suite.js'
 export { runEventStoreSuite } from './event-store-suite.js'
 export { runPackageStoreSuite } from './package-store-suite.js'
 export { runPoisonStoreSuite } from './poison-store-suite.js'
+export { runThreadStoreSuite } from './thread-store-suite.js'
 export { bytes, event, readAll, rejectsWith, type ConformanceTarget } from './helpers.js'
 
 /** Registers every contract's conformance cases for `target` with vitest. `open()` must return a fresh, empty store. */
@@ -30,4 +32,5 @@ export function runConformanceSuite(target: ConformanceTarget): void {
   runPoisonStoreSuite(target)
   runAutomergePersisterSuite(target)
   runChunkStoreSuite(target)
+  runThreadStoreSuite(target)
 }

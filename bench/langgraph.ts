@@ -229,134 +229,122 @@ async function loadHoldfastSaver(): Promise<{ lib: Lib; open: (url: string) => P
 
 const seq = { warmupOps: 20 }
 const c20 = { concurrency: THREADS, warmupOps: 1 }
-const reads = { unit: 'reads/s' as const, warmupOps: 20 }
+const reads = { unit: 'reads/s' as const, warmupOps: 20, note: `${THREADS} threads of ${DEPTH} checkpoints` }
 const lists = { unit: 'rows/s' as const, warmupOps: 5, note: `rows = checkpoints returned, ${LIST_LIMIT} per call` }
-const READS = `${THREADS} threads of ${DEPTH}`
 
-type Ratio = (id: string, label: string, hf: string, peer: string, target?: number) => void
-const ratios = (report: Report, engine: string, peer: string): Ratio => (id, label, hf, lg, target) =>
-  report.ratio(`${engine}.langgraph.${id}`, `${engine} LangGraph ${label}: Holdfast / ${peer}`, `${engine}.langgraph.${hf}`, `${engine}.langgraph.${lg}`, target === undefined ? undefined : { op: '>=', value: target })
+/** The write workloads: how each is timed, its label, and its op on a fresh saver. */
+const WRITES = [
+  { key: 'put', spec: seq, label: 'put, sequential', op: (s: LgSaver, lib: Lib) => writer(s, lib, false, put) },
+  { key: 'put20', spec: c20, label: `put, ${THREADS} threads at once`, op: (s: LgSaver, lib: Lib) => writer(s, lib, true, put) },
+  { key: 'writes', spec: seq, label: 'putWrites, sequential', op: writesWriter },
+] as const
+/** The read workloads, on one loaded saver per side. */
+const READS = [
+  { key: 'latest', spec: reads, label: 'getTuple, latest', op: latest },
+  { key: 'by-id', spec: reads, label: 'getTuple, by checkpoint_id', op: byId },
+  { key: 'list', spec: lists, label: `list, limit ${LIST_LIMIT}`, op: list },
+] as const
+
+/** A side of the comparison: its id suffix, its name in labels, how to open a fresh saver. */
+interface Side {
+  suffix: string
+  name: string
+  open: (name: string) => OpenSaver
+  note?: string
+  /** After the name in labels, e.g. a durability setting. */
+  tag?: string
+  /** Measured on the write workloads only. */
+  writesOnly?: boolean
+}
+
+/** Writes, then reads: each workload on every side, in one `compare` (rounds alternate between the sides). */
+async function runGroup(report: Report, opts: BenchOptions, engine: string, lib: Lib, sides: Side[]): Promise<void> {
+  const id = (key: string, side: Side): string => `${engine}.langgraph.${key}.${side.suffix}`
+  const label = (what: string, side: Side): string => `${engine} ${side.name} ${what}${side.tag ?? ''}`
+  for (const w of WRITES) {
+    const open = (side: Side): Contender['open'] => contender(side.open(`lg-${w.key}-${side.suffix}`), (s) => w.op(s, lib))
+    await compare(
+      report,
+      opts,
+      sides.map((side) => ({ ...w.spec, id: id(w.key, side), label: label(w.label, side), note: side.note, open: open(side) })),
+    )
+  }
+  const readers = sides.filter((side) => !side.writesOnly)
+  const loaded = readers.map((side) => sharedThreads(side.open(`lg-reads-${side.suffix}`), lib))
+  await compare(
+    report,
+    opts,
+    READS.flatMap((r) => readers.map((side, i) => ({ ...r.spec, id: id(r.key, side), label: label(r.label, side), open: loaded[i]!(r.op) }))),
+    { minOps: opts.readMinPages },
+  )
+}
+
+/** HoldfastSaver / peer for every workload, with a target of ≥ 1×, or none for `reportOnly`. */
+function ratios(report: Report, engine: string, peer: Side, reportOnly = false): void {
+  for (const { key, label } of reportOnly ? WRITES : [...WRITES, ...READS]) {
+    const [num, den] = [`${engine}.langgraph.${key}.holdfast`, `${engine}.langgraph.${key}.${peer.suffix}`]
+    const what = `${engine} ${label}: HoldfastSaver / ${peer.name}${peer.tag ?? ''}`
+    report.ratio(`${engine}.langgraph.${key}-vs-${peer.suffix}`, what, num, den, reportOnly ? undefined : { op: '>=', value: 1 })
+  }
+}
 
 export async function sqliteLangGraph(report: Report, opts: BenchOptions): Promise<void> {
   const hf = await loadHoldfastSaver()
   const mod = await loadLangGraphSqlite()
-  const { lib } = hf
-  const holdfast =
-    (name: string): OpenSaver =>
+  const file =
+    (open: (path: string) => Promise<Opened | null>): Side['open'] =>
+    (name) =>
     async () => {
       const path = tempDbPath(name)
-      const o = await hf.open(path)
+      const o = await open(path)
+      if (!o) return null
       return { saver: o.saver, close: async () => (await o.close(), removeDb(path)) }
     }
-  const sqliteSaver =
-    (name: string, synchronous: 'default' | 'full'): OpenSaver =>
-    async () => {
+  const sqliteSaver = (synchronous: 'default' | 'full'): Side['open'] =>
+    file(async (path) => {
       if (!mod) return null
-      const path = tempDbPath(name)
       const saver = mod.SqliteSaver.fromConnString(path)
       saver.setup()
       if (synchronous === 'full') saver.db.pragma('synchronous = FULL')
-      return { saver, close: () => Promise.resolve((saver.db.close(), removeDb(path))) }
-    }
-  out('  Holdfast: WAL, synchronous=FULL (its default); SqliteSaver: WAL, synchronous=FULL set on its connection unless noted')
-  const dflt = { note: "SqliteSaver's default: synchronous=NORMAL, no fsync per commit" }
+      return { saver, close: async () => saver.db.close() }
+    })
+  const holdfast: Side = { suffix: 'holdfast', name: 'HoldfastSaver', open: file(hf.open) }
+  const full: Side = { suffix: 'sqlitesaver-full', name: 'SqliteSaver', open: sqliteSaver('full'), tag: ' (FULL)', note: 'synchronous=FULL set on its connection, as Holdfast' }
+  // SqliteSaver as it comes, on the writes only (reads do not depend on synchronous).
+  const dflt: Side = {
+    suffix: 'sqlitesaver',
+    name: 'SqliteSaver',
+    open: sqliteSaver('default'),
+    tag: ' (its default)',
+    note: 'its default: synchronous=NORMAL, no fsync per commit',
+    writesOnly: true,
+  }
+  out('  HoldfastSaver: WAL, synchronous=FULL (its default); SqliteSaver: WAL, synchronous=FULL set on its connection')
+  out('  (the rows marked "its default" leave it at synchronous=NORMAL)')
 
-  await compare(report, opts, [
-    { ...seq, id: 'sqlite.langgraph.put.holdfast', label: 'sqlite HoldfastSaver put, sequential', open: contender(holdfast('lg-hf-put'), (s) => writer(s, lib, false, put)) },
-    { ...seq, id: 'sqlite.langgraph.put.sqlitesaver-full', label: 'sqlite SqliteSaver put, sequential (FULL)', open: contender(sqliteSaver('lg-put-full', 'full'), (s) => writer(s, lib, false, put)) },
-    { ...seq, ...dflt, id: 'sqlite.langgraph.put.sqlitesaver', label: 'sqlite SqliteSaver put, sequential (its default)', open: contender(sqliteSaver('lg-put', 'default'), (s) => writer(s, lib, false, put)) },
-  ])
-  await compare(report, opts, [
-    { ...c20, id: 'sqlite.langgraph.put20.holdfast', label: 'sqlite HoldfastSaver put, 20 threads at once', open: contender(holdfast('lg-hf-put20'), (s) => writer(s, lib, true, put)) },
-    { ...c20, id: 'sqlite.langgraph.put20.sqlitesaver-full', label: 'sqlite SqliteSaver put, 20 threads at once (FULL)', open: contender(sqliteSaver('lg-put20-full', 'full'), (s) => writer(s, lib, true, put)) },
-    { ...c20, ...dflt, id: 'sqlite.langgraph.put20.sqlitesaver', label: 'sqlite SqliteSaver put, 20 threads at once (its default)', open: contender(sqliteSaver('lg-put20', 'default'), (s) => writer(s, lib, true, put)) },
-  ])
-  await compare(report, opts, [
-    { ...seq, id: 'sqlite.langgraph.writes.holdfast', label: 'sqlite HoldfastSaver putWrites (2 writes), sequential', open: contender(holdfast('lg-hf-writes'), (s) => writesWriter(s, lib)) },
-    { ...seq, id: 'sqlite.langgraph.writes.sqlitesaver-full', label: 'sqlite SqliteSaver putWrites (2 writes), sequential (FULL)', open: contender(sqliteSaver('lg-writes-full', 'full'), (s) => writesWriter(s, lib)) },
-    { ...seq, ...dflt, id: 'sqlite.langgraph.writes.sqlitesaver', label: 'sqlite SqliteSaver putWrites (2 writes), seq. (its default)', open: contender(sqliteSaver('lg-writes', 'default'), (s) => writesWriter(s, lib)) },
-  ])
-  const hfRead = sharedThreads(holdfast('lg-hf-reads'), lib)
-  const lgRead = sharedThreads(sqliteSaver('lg-reads', 'full'), lib)
-  await compare(
-    report,
-    opts,
-    [
-      { ...reads, id: 'sqlite.langgraph.latest.holdfast', label: `sqlite HoldfastSaver getTuple latest, ${READS}`, open: hfRead(latest) },
-      { ...reads, id: 'sqlite.langgraph.latest.sqlitesaver', label: `sqlite SqliteSaver getTuple latest, ${READS}`, open: lgRead(latest) },
-      { ...reads, id: 'sqlite.langgraph.by-id.holdfast', label: `sqlite HoldfastSaver getTuple by checkpoint_id, ${READS}`, open: hfRead(byId) },
-      { ...reads, id: 'sqlite.langgraph.by-id.sqlitesaver', label: `sqlite SqliteSaver getTuple by checkpoint_id, ${READS}`, open: lgRead(byId) },
-      { ...lists, id: 'sqlite.langgraph.list.holdfast', label: `sqlite HoldfastSaver list, limit ${LIST_LIMIT}`, open: hfRead(list) },
-      { ...lists, id: 'sqlite.langgraph.list.sqlitesaver', label: `sqlite SqliteSaver list, limit ${LIST_LIMIT}`, open: lgRead(list) },
-    ],
-    { minOps: opts.readMinPages },
-  )
-
-  const ratio = ratios(report, 'sqlite', 'SqliteSaver')
-  ratio('put-vs-sqlitesaver', 'put, sequential, both FULL', 'put.holdfast', 'put.sqlitesaver-full', 1)
-  ratio('put20-vs-sqlitesaver', 'put, 20 threads at once, both FULL', 'put20.holdfast', 'put20.sqlitesaver-full', 1)
-  ratio('writes-vs-sqlitesaver', 'putWrites, both FULL', 'writes.holdfast', 'writes.sqlitesaver-full', 1)
-  ratio('latest-vs-sqlitesaver', 'getTuple latest', 'latest.holdfast', 'latest.sqlitesaver', 1)
-  ratio('by-id-vs-sqlitesaver', 'getTuple by id', 'by-id.holdfast', 'by-id.sqlitesaver', 1)
-  ratio('list-vs-sqlitesaver', `list limit ${LIST_LIMIT}`, 'list.holdfast', 'list.sqlitesaver', 1)
+  await runGroup(report, opts, 'sqlite', hf.lib, [holdfast, full, dflt])
+  ratios(report, 'sqlite', full)
   // Report-only: SqliteSaver's default does not fsync its commits, so these compare unlike durability.
-  ratio('put-vs-sqlitesaver-default', 'put, seq., FULL vs its default', 'put.holdfast', 'put.sqlitesaver')
-  ratio('put20-vs-sqlitesaver-default', 'put, 20 at once, FULL vs its default', 'put20.holdfast', 'put20.sqlitesaver')
-  ratio('writes-vs-sqlitesaver-default', 'putWrites, FULL vs its default', 'writes.holdfast', 'writes.sqlitesaver')
+  ratios(report, 'sqlite', dflt, true)
 }
 
 export async function postgresLangGraph(report: Report, opts: BenchOptions): Promise<void> {
   const hf = await loadHoldfastSaver()
   const mod = await loadLangGraphPostgres()
-  const { lib } = hf
-  const holdfast =
-    (name: string): OpenSaver =>
-    async () =>
-      hf.open(await freshDatabase(opts, name))
-  const postgresSaver =
-    (name: string): OpenSaver =>
-    async () => {
+  const holdfast: Side = { suffix: 'holdfast', name: 'HoldfastSaver', open: (name) => async () => hf.open(await freshDatabase(opts, name)) }
+  const peer: Side = {
+    suffix: 'postgressaver',
+    name: 'PostgresSaver',
+    open: (name) => async () => {
       if (!mod) return null
       const saver = mod.PostgresSaver.fromConnString(await freshDatabase(opts, name))
       saver.pool.on('error', () => {}) // an idle connection killed by a later DROP DATABASE … WITH (FORCE)
       await saver.setup()
       return { saver, close: () => saver.end() }
-    }
+    },
+  }
   out('  both: server defaults (synchronous_commit=on), pools of 10 connections')
 
-  await compare(report, opts, [
-    { ...seq, id: 'postgres.langgraph.put.holdfast', label: 'postgres HoldfastSaver put, sequential', open: contender(holdfast('lg_hf_put'), (s) => writer(s, lib, false, put)) },
-    { ...seq, id: 'postgres.langgraph.put.postgressaver', label: 'postgres PostgresSaver put, sequential', open: contender(postgresSaver('lg_put'), (s) => writer(s, lib, false, put)) },
-  ])
-  await compare(report, opts, [
-    { ...c20, id: 'postgres.langgraph.put20.holdfast', label: 'postgres HoldfastSaver put, 20 threads at once', open: contender(holdfast('lg_hf_put20'), (s) => writer(s, lib, true, put)) },
-    { ...c20, id: 'postgres.langgraph.put20.postgressaver', label: 'postgres PostgresSaver put, 20 threads at once', open: contender(postgresSaver('lg_put20'), (s) => writer(s, lib, true, put)) },
-  ])
-  await compare(report, opts, [
-    { ...seq, id: 'postgres.langgraph.writes.holdfast', label: 'postgres HoldfastSaver putWrites (2 writes), sequential', open: contender(holdfast('lg_hf_writes'), (s) => writesWriter(s, lib)) },
-    { ...seq, id: 'postgres.langgraph.writes.postgressaver', label: 'postgres PostgresSaver putWrites (2 writes), sequential', open: contender(postgresSaver('lg_writes'), (s) => writesWriter(s, lib)) },
-  ])
-  const hfRead = sharedThreads(holdfast('lg_hf_reads'), lib)
-  const lgRead = sharedThreads(postgresSaver('lg_reads'), lib)
-  await compare(
-    report,
-    opts,
-    [
-      { ...reads, id: 'postgres.langgraph.latest.holdfast', label: `postgres HoldfastSaver getTuple latest, ${READS}`, open: hfRead(latest) },
-      { ...reads, id: 'postgres.langgraph.latest.postgressaver', label: `postgres PostgresSaver getTuple latest, ${READS}`, open: lgRead(latest) },
-      { ...reads, id: 'postgres.langgraph.by-id.holdfast', label: `postgres HoldfastSaver getTuple by checkpoint_id, ${READS}`, open: hfRead(byId) },
-      { ...reads, id: 'postgres.langgraph.by-id.postgressaver', label: `postgres PostgresSaver getTuple by checkpoint_id, ${READS}`, open: lgRead(byId) },
-      { ...lists, id: 'postgres.langgraph.list.holdfast', label: `postgres HoldfastSaver list, limit ${LIST_LIMIT}`, open: hfRead(list) },
-      { ...lists, id: 'postgres.langgraph.list.postgressaver', label: `postgres PostgresSaver list, limit ${LIST_LIMIT}`, open: lgRead(list) },
-    ],
-    { minOps: opts.readMinPages },
-  )
-
-  const ratio = ratios(report, 'postgres', 'PostgresSaver')
-  ratio('put-vs-postgressaver', 'put, sequential', 'put.holdfast', 'put.postgressaver', 1)
-  ratio('put20-vs-postgressaver', 'put, 20 threads at once', 'put20.holdfast', 'put20.postgressaver', 1)
-  ratio('writes-vs-postgressaver', 'putWrites', 'writes.holdfast', 'writes.postgressaver', 1)
-  ratio('latest-vs-postgressaver', 'getTuple latest', 'latest.holdfast', 'latest.postgressaver', 1)
-  ratio('by-id-vs-postgressaver', 'getTuple by id', 'by-id.holdfast', 'by-id.postgressaver', 1)
-  ratio('list-vs-postgressaver', `list limit ${LIST_LIMIT}`, 'list.holdfast', 'list.postgressaver', 1)
+  await runGroup(report, opts, 'postgres', hf.lib, [holdfast, peer])
+  ratios(report, 'postgres', peer)
 }

@@ -14,6 +14,7 @@ export type { ListPackagesOptions, PackageMetadata, PackageRecord, PackageRouteR
 export type { Checkpoint, CheckpointSerializer, CheckpointStore, StoredCheckpoint, TraceSummary } from './checkpoints/types.js'
 export type {
   ChannelValue,
+  ChannelVersion,
   ThreadAddress,
   ThreadCheckpointInput,
   ThreadEntry,
@@ -21,7 +22,6 @@ export type {
   ThreadStore,
   ThreadWrite,
   TypedValue,
-  ValueAddress,
 } from './checkpoints/thread-types.js'
 export { jsonSerializer, richSerializer } from './checkpoints/serializer.js'
 export type { ChunkKey, ChunkStore, StoredChunk } from './automerge/chunk-store.js'

@@ -1,18 +1,19 @@
 import type { Lifecycle } from '../lifecycle.js'
 import { assertKey, copyBytes } from '../validate.js'
 import type { MemoryCheckpointStore } from './memory-checkpoint-store.js'
-import type { ThreadAddress, ThreadCheckpointInput, ThreadEntry, ThreadQuery, ThreadStore, ThreadWrite, TypedValue, ValueAddress } from './thread-types.js'
+import type { ThreadAddress, ThreadCheckpointInput, ThreadEntry, ThreadQuery, ThreadStore, ThreadWrite, TypedValue } from './thread-types.js'
 import {
   assertNamespace,
   checkAddress,
   checkThreadCheckpoint,
   checkThreadQuery,
-  checkValueAddresses,
   checkWrites,
   matchesFilter,
   parseThreadKey,
   sortWrites,
   threadKey,
+  versionsOf,
+  versionText,
 } from './thread-validate.js'
 
 const copy = (v: TypedValue): TypedValue => ({ type: v.type, data: copyBytes(v.data) })
@@ -44,7 +45,7 @@ export class MemoryThreadStore implements ThreadStore {
       ...(c.createdAt === undefined ? {} : { createdAt: c.createdAt }),
     })
     for (const v of c.values) {
-      const k = JSON.stringify([c.threadId, c.namespace, v.channel, v.version])
+      const k = JSON.stringify([c.threadId, c.namespace, v.channel, versionText(v.version)])
       if (!this.#values.has(k)) this.#values.set(k, copy(v.value))
     }
   }
@@ -88,27 +89,26 @@ export class MemoryThreadStore implements ThreadStore {
       if (q.before !== undefined && !(Buffer.compare(Buffer.from(checkpointId), Buffer.from(q.before)) < 0)) continue
       if (q.olderThan !== undefined && seq >= q.olderThan) continue
       if (!matchesFilter(checkpoint.metadata, q.filter)) continue
+      const state = checkpoint.state as Record<string, unknown>
+      const values: Record<string, TypedValue> = {}
+      for (const [channel, version] of versionsOf(state)) {
+        const v = this.#values.get(JSON.stringify([threadId, namespace, channel, version]))
+        if (v !== undefined) values[channel] = copy(v)
+      }
       out.push({
         threadId,
         namespace,
         checkpointId,
         seq,
         parentId: checkpoint.parentId === null ? null : (parseThreadKey(checkpoint.parentId)?.[2] ?? null),
-        checkpoint: checkpoint.state as Record<string, unknown>,
+        checkpoint: state,
+        values,
         metadata: checkpoint.metadata,
         createdAt: checkpoint.createdAt,
         writes: sortWrites([...(this.#writes.get(checkpoint.id)?.values() ?? [])].map(copyWrite)),
       })
     }
     return out.sort((a, b) => b.seq - a.seq).slice(0, q.limit)
-  }
-
-  async values(addresses: readonly ValueAddress[]): Promise<(TypedValue | undefined)[]> {
-    this.#life.check()
-    return checkValueAddresses(addresses).map((a) => {
-      const v = this.#values.get(JSON.stringify([a.threadId, a.namespace, a.channel, a.version]))
-      return v && copy(v)
-    })
   }
 
   async deleteThread(threadId: string): Promise<boolean> {

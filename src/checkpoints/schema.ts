@@ -22,6 +22,7 @@ export const checkpointsSchema: Migration = {
 /**
  * Threads (LangGraph's shape) on the checkpoint store: channel values by (trace, namespace, channel, version), kept
  * once and shared by every checkpoint that carries that version; pending writes by (checkpoint, task, index).
+ * WITHOUT ROWID on SQLite: one b-tree per table instead of two, fewer pages written per commit.
  */
 export const checkpointThreadsSchema: Migration = {
   name: 'checkpoint threads',
@@ -29,11 +30,11 @@ export const checkpointThreadsSchema: Migration = {
     `CREATE TABLE ${t('checkpoint_values')} (
       trace_id TEXT NOT NULL, namespace TEXT NOT NULL, channel TEXT NOT NULL, version TEXT NOT NULL, type TEXT NOT NULL,
       data BLOB NOT NULL, PRIMARY KEY (trace_id, namespace, channel, version)
-    )`,
+    ) WITHOUT ROWID`,
     `CREATE TABLE ${t('checkpoint_writes')} (
       checkpoint_id TEXT NOT NULL, task_id TEXT NOT NULL, idx INTEGER NOT NULL, task_path TEXT NOT NULL, channel TEXT NOT NULL,
       type TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (checkpoint_id, task_id, idx)
-    )`,
+    ) WITHOUT ROWID`,
   ],
   postgres: (t) => [
     `CREATE TABLE ${t('checkpoint_values')} (

@@ -5,19 +5,20 @@ import type { SqliteDatabase } from '../sql/sqlite.js'
 import { asBytes, assertKey } from '../validate.js'
 import type { SqlCheckpointStore } from './sql-checkpoint-store.js'
 import type { CheckpointSerializer } from './types.js'
-import type { ThreadAddress, ThreadCheckpointInput, ThreadEntry, ThreadQuery, ThreadStore, ThreadWrite, TypedValue, ValueAddress } from './thread-types.js'
+import type { ThreadAddress, ThreadCheckpointInput, ThreadEntry, ThreadQuery, ThreadStore, ThreadWrite, TypedValue } from './thread-types.js'
 import {
   assertNamespace,
   checkAddress,
   checkThreadCheckpoint,
   checkThreadQuery,
-  checkValueAddresses,
   checkWrites,
   matchesFilter,
   parseThreadKey,
   sortWrites,
   threadKey,
   threadRange,
+  versionsOf,
+  versionText,
   type CheckedQuery,
 } from './thread-validate.js'
 
@@ -30,15 +31,11 @@ interface Row {
   created_at: number | string
 }
 
-interface WriteRow {
-  checkpoint_id: string
-  task_id: string
-  idx: number
-  task_path: string
-  channel: string
-  type: string
-  data: Uint8Array
+/** A row with its pending writes: PostgreSQL aggregates them as JSON (data in base64); SQLite reads them apart. */
+interface PgRow extends Row {
+  writes: [string, number, string, string, string, string][] | null
 }
+
 
 /** A pending write with the checkpoint it belongs to, waiting for its group commit. */
 interface KeyedWrite extends ThreadWrite {
@@ -63,6 +60,8 @@ export class SqlThreadStore implements ThreadStore {
   /** Concurrent `putWrites` share one commit, as saves do. */
   readonly #pending: GroupCommit<KeyedWrite[]>
   readonly #upsertWrite: string
+  readonly #select: string
+  readonly #read: (sql: string, params: unknown[]) => Promise<ThreadEntry[]>
 
   /** @param db - the database; @param life - the store's lifecycle; @param checkpoints - the checkpoint store; @param serializer - its serializer */
   constructor(db: SqlDatabase, life: Lifecycle, checkpoints: SqlCheckpointStore, serializer: CheckpointSerializer) {
@@ -77,6 +76,8 @@ export class SqlThreadStore implements ThreadStore {
     this.#upsertWrite = `INSERT INTO ${this.#writes} (checkpoint_id, task_id, idx, task_path, channel, type, data) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (checkpoint_id, task_id, idx) DO UPDATE SET task_path = excluded.task_path, channel = excluded.channel,
         type = excluded.type, data = excluded.data WHERE excluded.idx < 0`
+    this.#select = `SELECT seq, id, state, metadata, parent_id, created_at FROM ${this.#t} c`
+    this.#read = db.engine === 'sqlite' ? this.#sqliteRead(db as SqliteDatabase) : (sql, params) => this.#postgresRead(sql, params)
     this.#pending = new GroupCommit(db.engine === 'sqlite' ? this.#sqliteWrites(db as SqliteDatabase) : (batch) => this.#postgresWrites(batch), 256)
   }
 
@@ -97,7 +98,7 @@ export class SqlThreadStore implements ThreadStore {
         parentId: c.parentId === null ? null : threadKey(c.threadId, c.namespace, c.parentId),
         ...(c.createdAt === undefined ? {} : { createdAt: c.createdAt }),
       },
-      c.values.map((v) => ({ namespace: c.namespace, channel: v.channel, version: v.version, type: v.value.type, data: v.value.data })),
+      c.values.map((v) => ({ namespace: c.namespace, channel: v.channel, version: versionText(v.version), type: v.value.type, data: v.value.data })),
     )
   }
 
@@ -150,19 +151,12 @@ export class SqlThreadStore implements ThreadStore {
     assertKey('threadId', threadId)
     assertNamespace('namespace', namespace)
     if (checkpointId !== undefined) assertKey('checkpointId', checkpointId)
-    const cols = 'seq, id, state, metadata, parent_id, created_at'
-    let rows: Row[]
     if (checkpointId !== undefined) {
-      rows = await this.#db.all<Row>(`SELECT ${cols} FROM ${this.#t} WHERE id = ? AND trace_id = ?`, [threadKey(threadId, namespace, checkpointId), threadId])
-    } else {
-      const [low, high] = threadRange(threadId, namespace)
-      rows = await this.#db.all<Row>(`SELECT ${cols} FROM ${this.#t} WHERE trace_id = ? AND id >= ? AND id < ? ORDER BY seq DESC LIMIT 1`, [
-        threadId,
-        low,
-        high,
-      ])
+      const [entry] = await this.#read(`${this.#select} WHERE id = ? AND trace_id = ?`, [threadKey(threadId, namespace, checkpointId), threadId])
+      return entry ?? null
     }
-    const [entry] = await this.#entries(rows)
+    const [low, high] = threadRange(threadId, namespace)
+    const [entry] = await this.#read(`${this.#select} WHERE trace_id = ? AND id >= ? AND id < ? ORDER BY seq DESC LIMIT 1`, [threadId, low, high])
     return entry ?? null
   }
 
@@ -170,19 +164,19 @@ export class SqlThreadStore implements ThreadStore {
     this.#life.check()
     const q = checkThreadQuery(query)
     const { where, params, exact } = this.#where(q)
-    const sql = `SELECT seq, id, state, metadata, parent_id, created_at FROM ${this.#t} WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`
-    if (exact) return this.#entries(await this.#db.all<Row>(sql, [...params, q.limit]))
+    const sql = `${this.#select} WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`
+    if (exact) return this.#read(sql, [...params, q.limit])
     // A filter value SQL cannot compare exactly: page through and match here.
     const out: ThreadEntry[] = []
     for (let olderThan = q.olderThan; out.length < q.limit; ) {
-      const rows = await this.#db.all<Row>(sql.replace(' ORDER BY', olderThan === undefined ? ' ORDER BY' : ' AND seq < ? ORDER BY'), [
+      const page = await this.#read(sql.replace(' ORDER BY', olderThan === undefined ? ' ORDER BY' : ' AND seq < ? ORDER BY'), [
         ...params,
         ...(olderThan === undefined ? [] : [olderThan]),
         q.limit,
       ])
-      for (const e of await this.#entries(rows)) if (out.length < q.limit && matchesFilter(e.metadata, q.filter)) out.push(e)
-      if (rows.length < q.limit) break
-      olderThan = Number(rows[rows.length - 1]!.seq)
+      for (const e of page) if (out.length < q.limit && matchesFilter(e.metadata, q.filter)) out.push(e)
+      if (page.length < q.limit) break
+      olderThan = page[page.length - 1]!.seq
     }
     return out
   }
@@ -215,59 +209,96 @@ export class SqlThreadStore implements ThreadStore {
     return { where, params, exact }
   }
 
-  /** Rows made entries, with their pending writes (one query for all). */
-  async #entries(rows: Row[]): Promise<ThreadEntry[]> {
-    if (rows.length === 0) return []
-    const ids = rows.map((r) => r.id)
-    const writes =
-      this.#db.engine === 'postgres'
-        ? await this.#db.all<WriteRow>(`SELECT * FROM ${this.#writes} WHERE checkpoint_id = ANY(?::text[])`, [ids])
-        : await this.#db.all<WriteRow>(`SELECT * FROM ${this.#writes} WHERE checkpoint_id IN (${ids.map(() => '?').join(', ')})`, ids)
-    const byKey = new Map<string, ThreadWrite[]>()
-    for (const w of writes) {
-      let list = byKey.get(w.checkpoint_id)
-      if (list === undefined) byKey.set(w.checkpoint_id, (list = []))
-      list.push({ taskId: w.task_id, taskPath: w.task_path, idx: Number(w.idx), channel: w.channel, value: { type: w.type, data: asBytes(w.data) } })
+  /** A row made an entry, given its writes and values; `null` for a plain checkpoint whose id merely looks like a thread's. */
+  #entry(r: Row, writes: ThreadWrite[], values: (address: [string, string], channel: string, version: string) => TypedValue | undefined): ThreadEntry | null {
+    const address = parseThreadKey(r.id)
+    if (address === null) return null
+    const [threadId, namespace, checkpointId] = address
+    const checkpoint = this.#serializer.deserialize(asBytes(r.state)) as Record<string, unknown>
+    const found: Record<string, TypedValue> = {}
+    for (const [channel, version] of versionsOf(checkpoint)) {
+      const v = values([threadId, namespace], channel, version)
+      if (v !== undefined) found[channel] = v
     }
-    const out: ThreadEntry[] = []
-    for (const r of rows) {
-      const address = parseThreadKey(r.id)
-      if (address === null) continue // a plain checkpoint whose id merely looks like a thread's
-      const [threadId, namespace, checkpointId] = address
-      out.push({
-        threadId,
-        namespace,
-        checkpointId,
-        seq: Number(r.seq),
-        parentId: r.parent_id === null ? null : (parseThreadKey(r.parent_id)?.[2] ?? null),
-        checkpoint: this.#serializer.deserialize(asBytes(r.state)) as Record<string, unknown>,
-        metadata: JSON.parse(r.metadata) as Record<string, unknown>,
-        createdAt: Number(r.created_at),
-        writes: sortWrites(byKey.get(r.id) ?? []),
-      })
+    return {
+      threadId,
+      namespace,
+      checkpointId,
+      seq: Number(r.seq),
+      parentId: r.parent_id === null ? null : (parseThreadKey(r.parent_id)?.[2] ?? null),
+      checkpoint,
+      metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+      createdAt: Number(r.created_at),
+      values: found,
+      writes: sortWrites(writes),
     }
-    return out
   }
 
-  async values(addresses: readonly ValueAddress[]): Promise<(TypedValue | undefined)[]> {
-    this.#life.check()
-    const wanted = checkValueAddresses(addresses)
-    if (wanted.length === 0) return []
-    const out: (TypedValue | undefined)[] = new Array<TypedValue | undefined>(wanted.length).fill(undefined)
-    const rows =
-      this.#db.engine === 'postgres'
-        ? await this.#db.all<{ i: number | string; type: string; data: Uint8Array }>(
-            `SELECT a.i, v.type, v.data FROM unnest(?::text[], ?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS a(t, ns, ch, ver, i)
-             JOIN ${this.#values} v ON v.trace_id = a.t AND v.namespace = a.ns AND v.channel = a.ch AND v.version = a.ver`,
-            [wanted.map((w) => w.threadId), wanted.map((w) => w.namespace), wanted.map((w) => w.channel), wanted.map((w) => w.version)],
+  /**
+   * SQLite: the rows, their writes and their values in one synchronous step (keyed lookups on prepared statements),
+   * so a read is one turn of the event loop and one consistent view.
+   */
+  #sqliteRead(db: SqliteDatabase): (sql: string, params: unknown[]) => Promise<ThreadEntry[]> {
+    return (sql, params) =>
+      db.exclusive(() => {
+        const rows = db.statement(sql).all(...params) as Row[]
+        if (rows.length === 0) return []
+        const writes = db.statement(`SELECT task_id, idx, task_path, channel, type, data FROM ${this.#writes} WHERE checkpoint_id = ?`)
+        const value = db.statement(`SELECT type, data FROM ${this.#values} WHERE trace_id = ? AND namespace = ? AND channel = ? AND version = ?`)
+        const out: ThreadEntry[] = []
+        for (const r of rows) {
+          const ws = (writes.all(r.id) as { task_id: string; idx: number; task_path: string; channel: string; type: string; data: Uint8Array }[]).map(
+            (w): ThreadWrite => ({ taskId: w.task_id, taskPath: w.task_path, idx: w.idx, channel: w.channel, value: { type: w.type, data: asBytes(w.data) } }),
           )
-        : await this.#db.all<{ i: number | string; type: string; data: Uint8Array }>(
-            `SELECT a.key + 1 AS i, v.type, v.data FROM json_each(?) a
-             JOIN ${this.#values} v ON v.trace_id = a.value ->> 0 AND v.namespace = a.value ->> 1 AND v.channel = a.value ->> 2
-               AND v.version = a.value ->> 3`,
-            [JSON.stringify(wanted.map((w) => [w.threadId, w.namespace, w.channel, w.version]))],
-          )
-    for (const r of rows) out[Number(r.i) - 1] = { type: r.type, data: asBytes(r.data) }
+          const e = this.#entry(r, ws, ([t, ns], channel, version) => {
+            const v = value.get(t, ns, channel, version) as { type: string; data: Uint8Array } | undefined
+            return v && { type: v.type, data: asBytes(v.data) }
+          })
+          if (e) out.push(e)
+        }
+        return out
+      })
+  }
+
+  /** PostgreSQL: two round trips whatever the page size: the rows with their writes, then every value they name. */
+  async #postgresRead(sql: string, params: unknown[]): Promise<ThreadEntry[]> {
+    const rows = await this.#db.all<PgRow>(
+      sql.replace(
+        'SELECT seq,',
+        `SELECT (SELECT json_agg(json_build_array(w.task_id, w.idx, w.task_path, w.channel, w.type, encode(w.data, 'base64')))
+           FROM ${this.#writes} w WHERE w.checkpoint_id = c.id) AS writes, seq,`,
+      ),
+      params,
+    )
+    if (rows.length === 0) return []
+    const wanted = new Map<string, [string, string, string, string]>()
+    const pending: { row: PgRow; writes: ThreadWrite[] }[] = []
+    for (const row of rows) {
+      const writes = (row.writes ?? []).map(
+        ([taskId, idx, taskPath, channel, type, data]): ThreadWrite => ({ taskId, idx, taskPath, channel, value: { type, data: Buffer.from(data, 'base64') } }),
+      )
+      pending.push({ row, writes })
+      // A first pass only collects the addresses; #entry is run again below with the values found.
+      this.#entry(row, [], ([t, ns], channel, version) => {
+        wanted.set(JSON.stringify([t, ns, channel, version]), [t, ns, channel, version])
+        return undefined
+      })
+    }
+    const found = new Map<string, TypedValue>()
+    if (wanted.size > 0) {
+      const list = [...wanted.values()]
+      const values = await this.#db.all<{ i: string | number; type: string; data: Uint8Array }>(
+        `SELECT a.i, v.type, v.data FROM unnest(?::text[], ?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS a(t, ns, ch, ver, i)
+         JOIN ${this.#values} v ON v.trace_id = a.t AND v.namespace = a.ns AND v.channel = a.ch AND v.version = a.ver`,
+        [list.map((a) => a[0]), list.map((a) => a[1]), list.map((a) => a[2]), list.map((a) => a[3])],
+      )
+      for (const v of values) found.set(JSON.stringify(list[Number(v.i) - 1]), { type: v.type, data: asBytes(v.data) })
+    }
+    const out: ThreadEntry[] = []
+    for (const { row, writes } of pending) {
+      const e = this.#entry(row, writes, ([t, ns], channel, version) => found.get(JSON.stringify([t, ns, channel, version])))
+      if (e) out.push(e)
+    }
     return out
   }
 

@@ -16,12 +16,15 @@ export interface ThreadAddress {
   checkpointId: string
 }
 
+/** A channel's version: LangGraph's are integers by default, any string or number a saver chooses otherwise. */
+export type ChannelVersion = string | number
+
 /** A channel value written by a checkpoint: stored once per (thread, namespace, channel, version). */
 export interface ChannelValue {
   /** The channel. */
   channel: string
-  /** Its version, as text (the caller's encoding; equal versions must give equal text). */
-  version: string
+  /** Its version (the number 1 and the string "1" are different versions). */
+  version: ChannelVersion
   /** The value. */
   value: TypedValue
 }
@@ -30,8 +33,11 @@ export interface ChannelValue {
 export interface ThreadCheckpointInput extends ThreadAddress {
   /** The checkpoint it continues from, in the same thread and namespace. */
   parentId: string | null
-  /** Everything about the checkpoint but its channel values, as JSON (the store's checkpoint serializer writes it). */
-  checkpoint: Record<string, unknown>
+  /**
+   * Everything about the checkpoint but its channel values, as JSON (the store's checkpoint serializer writes it).
+   * Its `channel_versions` (channel → version) names the values a read returns with it.
+   */
+  checkpoint: Record<string, unknown> & { channel_versions?: Record<string, ChannelVersion> }
   /** Metadata, as JSON; {@link ThreadQuery.filter} matches on its top-level keys. */
   metadata: Record<string, unknown>
   /** Ms since epoch; the time of the call when absent. */
@@ -60,8 +66,13 @@ export interface ThreadEntry extends ThreadAddress {
   seq: number
   /** The checkpoint it continues from, or `null`. */
   parentId: string | null
-  /** The checkpoint as saved, without channel values (see {@link ThreadStore.values}). */
+  /** The checkpoint as saved, without channel values. */
   checkpoint: Record<string, unknown>
+  /**
+   * The stored value of each channel at the version its `channel_versions` names, whichever checkpoint of the thread
+   * and namespace stored it; channels with no stored value at that version are absent.
+   */
+  values: Record<string, TypedValue>
   /** The metadata as saved. */
   metadata: Record<string, unknown>
   /** Ms since epoch. */
@@ -88,18 +99,6 @@ export interface ThreadQuery {
   limit?: number
 }
 
-/** A channel value wanted by {@link ThreadStore.values}. */
-export interface ValueAddress {
-  /** The thread. */
-  threadId: string
-  /** The namespace. */
-  namespace: string
-  /** The channel. */
-  channel: string
-  /** The version, encoded as when it was saved. */
-  version: string
-}
-
 /**
  * Threads on the checkpoint store, in the shape LangGraph's checkpointers need: checkpoints per (thread, namespace)
  * whose channel values are stored once per version and shared, and pending writes per checkpoint. A thread is a trace
@@ -115,8 +114,6 @@ export interface ThreadStore {
   get(threadId: string, namespace: string, checkpointId?: string): Promise<ThreadEntry | null>
   /** One page of the checkpoints that match, newest (last first saved) first. */
   list(query?: ThreadQuery): Promise<ThreadEntry[]>
-  /** The stored values at these addresses, in the same order; `undefined` where none is stored. */
-  values(addresses: readonly ValueAddress[]): Promise<(TypedValue | undefined)[]>
   /** Deletes the thread's checkpoints, values and writes in every namespace; true if it had any checkpoint. */
   deleteThread(threadId: string): Promise<boolean>
 }

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../errors.js'
 import { MAX_KEY_BYTES, assertBytes, assertInteger, assertKey, assertObject, describe } from '../validate.js'
-import type { ChannelValue, ThreadAddress, ThreadCheckpointInput, ThreadQuery, ThreadWrite, TypedValue, ValueAddress } from './thread-types.js'
+import type { ChannelValue, ChannelVersion, ThreadAddress, ThreadCheckpointInput, ThreadQuery, ThreadWrite, TypedValue } from './thread-types.js'
 
 const encoder = new TextEncoder()
 
@@ -59,11 +59,34 @@ function checkValue(name: string, v: unknown): TypedValue {
   return { type, data }
 }
 
+/** A version as stored: JSON, so the number 1 and the string "1" stay apart. */
+export const versionText = (v: ChannelVersion): string => JSON.stringify(v)
+
+function assertVersion(name: string, v: unknown): asserts v is ChannelVersion {
+  if (typeof v === 'number' ? !Number.isFinite(v) : typeof v !== 'string')
+    throw new InvalidArgumentError(`${name} must be a string or a finite number, got ${describe(v)}`)
+  assertKey(name, versionText(v as ChannelVersion))
+}
+
+/** The (channel, stored version) pairs a checkpoint's `channel_versions` names. */
+export function versionsOf(checkpoint: Record<string, unknown>): [string, string][] {
+  const versions = checkpoint.channel_versions as Record<string, ChannelVersion> | undefined
+  return versions === undefined ? [] : Object.entries(versions).map(([channel, v]) => [channel, versionText(v)])
+}
+
 export function checkThreadCheckpoint(c: unknown): ThreadCheckpointInput {
   const address = checkAddress(c)
   const { parentId, checkpoint, metadata, createdAt, values } = c as Partial<ThreadCheckpointInput>
   if (parentId !== null) assertKey('parentId', parentId)
   assertObject('checkpoint', checkpoint)
+  const versions: unknown = checkpoint.channel_versions
+  if (versions !== undefined) {
+    assertObject('checkpoint.channel_versions', versions)
+    for (const [channel, v] of Object.entries(versions)) {
+      assertKey('checkpoint.channel_versions key', channel)
+      assertVersion(`checkpoint.channel_versions.${channel}`, v)
+    }
+  }
   assertObject('metadata', metadata)
   if (createdAt !== undefined) assertInteger('createdAt', createdAt, 0)
   if (!Array.isArray(values)) throw new InvalidArgumentError(`values must be an array, got ${describe(values)}`)
@@ -71,7 +94,7 @@ export function checkThreadCheckpoint(c: unknown): ThreadCheckpointInput {
     assertObject(`values[${i}]`, v)
     const { channel, version, value } = v as Partial<ChannelValue>
     assertKey(`values[${i}].channel`, channel)
-    assertKey(`values[${i}].version`, version)
+    assertVersion(`values[${i}].version`, version)
     return { channel, version, value: checkValue(`values[${i}].value`, value) }
   })
   return { ...address, parentId, checkpoint, metadata, createdAt, values: checked }
@@ -87,19 +110,6 @@ export function checkWrites(writes: unknown): ThreadWrite[] {
     assertInteger(`writes[${i}].idx`, idx, -(2 ** 31), 2 ** 31 - 1)
     assertKey(`writes[${i}].channel`, channel)
     return { taskId, taskPath, idx, channel, value: checkValue(`writes[${i}].value`, value) }
-  })
-}
-
-export function checkValueAddresses(addresses: unknown): ValueAddress[] {
-  if (!Array.isArray(addresses)) throw new InvalidArgumentError(`addresses must be an array, got ${describe(addresses)}`)
-  return addresses.map((a: unknown, i): ValueAddress => {
-    assertObject(`addresses[${i}]`, a)
-    const { threadId, namespace, channel, version } = a as Partial<ValueAddress>
-    assertKey(`addresses[${i}].threadId`, threadId)
-    assertNamespace(`addresses[${i}].namespace`, namespace)
-    assertKey(`addresses[${i}].channel`, channel)
-    assertKey(`addresses[${i}].version`, version)
-    return { threadId, namespace, channel, version }
   })
 }
 

@@ -14,16 +14,13 @@ import {
   type PendingWrite,
   type SerializerProtocol,
 } from '@langchain/langgraph-checkpoint'
-import type { ThreadEntry, ThreadWrite, TypedValue, ValueAddress } from '../checkpoints/thread-types.js'
+import type { ThreadEntry, ThreadWrite, TypedValue } from '../checkpoints/thread-types.js'
 import { InvalidArgumentError } from '../errors.js'
 import type { Store } from '../store.js'
 import { describe } from '../validate.js'
 
 /** Rows fetched per query while {@link HoldfastSaver.list} pages. */
 const PAGE = 100
-
-/** A channel version as stored text: JSON, so the number 1 and the string "1" stay apart. */
-const versionText = (v: unknown): string => JSON.stringify(v)
 
 interface Coordinates {
   threadId: string
@@ -82,7 +79,7 @@ export class HoldfastSaver extends BaseCheckpointSaver {
     const values = await Promise.all(
       Object.entries(newVersions)
         .filter(([channel]) => Object.hasOwn(channelValues, channel))
-        .map(async ([channel, version]) => ({ channel, version: versionText(version), value: await this.#dump(channelValues[channel]) })),
+        .map(async ([channel, version]) => ({ channel, version, value: await this.#dump(channelValues[channel]) })),
     )
     const ts = Date.parse(checkpoint.ts)
     await this.store.threads.put({
@@ -121,30 +118,16 @@ export class HoldfastSaver extends BaseCheckpointSaver {
     return this.serde.loadsTyped(v.type, v.data) as Promise<unknown>
   }
 
-  /** Entries made tuples: their channel values fetched in one call, their writes deserialized. */
-  async #tuples(entries: ThreadEntry[]): Promise<CheckpointTuple[]> {
-    const wanted: ValueAddress[] = []
-    const index = new Map<string, number>()
-    const slots = entries.map((e) =>
-      Object.entries((e.checkpoint.channel_versions ?? {}) as ChannelVersions).map(([channel, version]): [string, number] => {
-        const address = { threadId: e.threadId, namespace: e.namespace, channel, version: versionText(version) }
-        const key = JSON.stringify(address)
-        let i = index.get(key)
-        if (i === undefined) index.set(key, (i = wanted.push(address) - 1))
-        return [channel, i]
-      }),
-    )
-    const stored = await this.store.threads.values(wanted)
-    const loaded = await Promise.all(stored.map((v) => (v === undefined ? undefined : this.#load(v))))
+  /** Entries made tuples: their channel values and writes deserialized. */
+  #tuples(entries: ThreadEntry[]): Promise<CheckpointTuple[]> {
     return Promise.all(
-      entries.map(async (e, n): Promise<CheckpointTuple> => {
+      entries.map(async (e): Promise<CheckpointTuple> => {
         const channelValues: Record<string, unknown> = {}
-        for (const [channel, i] of slots[n]!) if (stored[i] !== undefined) channelValues[channel] = loaded[i]
+        for (const [channel, v] of Object.entries(e.values)) channelValues[channel] = await this.#load(v)
         const checkpoint = { ...e.checkpoint, channel_values: channelValues } as unknown as Checkpoint
         if (checkpoint.v < 4 && e.parentId !== null) await this.#migratePendingSends(checkpoint, e)
-        const pendingWrites = await Promise.all(
-          e.writes.map(async (w): Promise<CheckpointPendingWrite> => [w.taskId, w.channel, await this.#load(w.value)]),
-        )
+        const pendingWrites: CheckpointPendingWrite[] = []
+        for (const w of e.writes) pendingWrites.push([w.taskId, w.channel, await this.#load(w.value)])
         const tuple: CheckpointTuple = {
           config: { configurable: { thread_id: e.threadId, checkpoint_ns: e.namespace, checkpoint_id: e.checkpointId } },
           checkpoint,

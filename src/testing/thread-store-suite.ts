@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { ThreadCheckpointInput, ThreadStore, ThreadWrite, TypedValue } from '../checkpoints/thread-types.js'
+import type { ChannelValue, ThreadCheckpointInput, ThreadStore, ThreadWrite, TypedValue } from '../checkpoints/thread-types.js'
 import type { Store } from '../store.js'
 import { bytes, rejectsWith, type ConformanceTarget } from './helpers.js'
 
@@ -17,6 +17,9 @@ function checkpoint(threadId: string, checkpointId: string, extra: Partial<Threa
     ...extra,
   }
 }
+
+const versions = (v: Record<string, string | number>): ThreadCheckpointInput['checkpoint'] => ({ v: 4, channel_versions: v })
+const val = (channel: string, version: string | number, text: string): ChannelValue => ({ channel, version, value: value(text) })
 
 const write = (taskId: string, idx: number, text: string, taskPath = ''): ThreadWrite => ({ taskId, taskPath, idx, channel: 'ch', value: value(text) })
 
@@ -51,19 +54,18 @@ export function runThreadStoreSuite(target: ConformanceTarget): void {
       expect(await store.checkpoints.list('t')).toEqual([JSON.stringify(['t', '', 'c2']), JSON.stringify(['t', '', 'c1']), JSON.stringify(['t', 'sub:1', 'c9'])])
     })
 
-    it('stores a channel value once per version: the first save of a version stays, a missing one reads undefined', async () => {
-      await threads.put(checkpoint('t', 'c1', { values: [{ channel: 'a', version: '1', value: value('one') }] }))
-      await threads.put(checkpoint('t', 'c2', { values: [{ channel: 'a', version: '1', value: value('other') }, { channel: 'a', version: '2', value: value('two') }] }))
-      await threads.put(checkpoint('u', 'c1', { values: [{ channel: 'a', version: '1', value: value('u') }] }))
-      const got = await threads.values([
-        { threadId: 't', namespace: '', channel: 'a', version: '2' },
-        { threadId: 't', namespace: '', channel: 'a', version: '1' },
-        { threadId: 't', namespace: 'x', channel: 'a', version: '1' },
-        { threadId: 'u', namespace: '', channel: 'a', version: '1' },
-        { threadId: 't', namespace: '', channel: 'a', version: '1' },
-      ])
-      expect(got).toEqual([value('two'), value('one'), undefined, value('u'), value('one')])
-      expect(await threads.values([])).toEqual([])
+    it('stores a channel value once per version, the first save kept; a checkpoint reads the versions it names, whoever stored them', async () => {
+      await threads.put(checkpoint('t', 'c1', { checkpoint: versions({ a: 1, b: 1 }), values: [val('a', 1, 'one'), val('b', 1, 'b1')] }))
+      await threads.put(checkpoint('t', 'c2', { parentId: 'c1', checkpoint: versions({ a: 1, b: 2, c: 1 }), values: [val('a', 1, 'other'), val('b', 2, 'b2')] }))
+      await threads.put(checkpoint('t', 'c3', { namespace: 'x', checkpoint: versions({ a: 1 }) }))
+      await threads.put(checkpoint('u', 'c1', { checkpoint: versions({ a: '1' }), values: [val('a', '1', 'string version')] }))
+      expect((await threads.get('t', '', 'c1'))!.values).toEqual({ a: value('one'), b: value('b1') })
+      expect((await threads.get('t', ''))!.values).toEqual({ a: value('one'), b: value('b2') }) // c was never stored
+      expect((await threads.list({ threadId: 't', namespace: '' })).map((e) => Object.keys(e.values).sort())).toEqual([['a', 'b'], ['a', 'b']])
+      expect((await threads.get('t', 'x'))!.values).toEqual({})
+      expect((await threads.get('u', ''))!.values).toEqual({ a: value('string version') })
+      await threads.put(checkpoint('u', 'c2', { checkpoint: versions({ a: 1 }) })) // the number 1 is not the string "1"
+      expect((await threads.get('u', ''))!.values).toEqual({})
     })
 
     it('keeps the first pending write of a (task, index), replaces special (negative) ones, and orders them by path, task and index by code point', async () => {
@@ -114,7 +116,7 @@ export function runThreadStoreSuite(target: ConformanceTarget): void {
 
     it('deletes one thread in every namespace with its values and writes, and nothing else', async () => {
       for (const t of ['t', 't2', 't,']) {
-        await threads.put(checkpoint(t, 'c1', { values: [{ channel: 'a', version: '1', value: value(t) }] }))
+        await threads.put(checkpoint(t, 'c1', { checkpoint: versions({ a: 1 }), values: [val('a', 1, t)] }))
         await threads.put(checkpoint(t, 'c2', { namespace: 'sub' }))
         await threads.putWrites({ threadId: t, namespace: '', checkpointId: 'c1' }, [write('w', 0, t)])
       }
@@ -123,14 +125,13 @@ export function runThreadStoreSuite(target: ConformanceTarget): void {
       expect(await threads.deleteThread('t')).toBe(false)
       expect(await threads.get('t', '')).toBeNull()
       expect(await threads.get('t', 'sub')).toBeNull()
-      expect(await threads.values([{ threadId: 't', namespace: '', channel: 'a', version: '1' }])).toEqual([undefined])
       expect(await store.checkpoints.list('t')).toEqual(['plain'])
-      // Put again, the thread starts empty: no writes left over.
-      await threads.put(checkpoint('t', 'c1'))
-      expect((await threads.get('t', ''))?.writes).toEqual([])
+      // Put again, the thread starts empty: no writes or values left over.
+      await threads.put(checkpoint('t', 'c1', { checkpoint: versions({ a: 1 }) }))
+      expect(await threads.get('t', '')).toMatchObject({ writes: [], values: {} })
       for (const t of ['t2', 't,']) {
         expect((await threads.get(t, '', 'c1'))?.writes).toHaveLength(1)
-        expect(await threads.values([{ threadId: t, namespace: '', channel: 'a', version: '1' }])).toEqual([value(t)])
+        expect((await threads.get(t, '', 'c1'))?.values).toEqual({ a: value(t) })
       }
     })
 
@@ -142,6 +143,8 @@ export function runThreadStoreSuite(target: ConformanceTarget): void {
         { ...checkpoint('t', 'c1'), metadata: 'x' },
         { ...checkpoint('t', 'c1'), values: [{ channel: 'a', version: '1', value: { type: 'json', data: 'not bytes' } }] },
         { ...checkpoint('t', 'c1'), values: [{ channel: '', version: '1', value: value('x') }] },
+        { ...checkpoint('t', 'c1'), values: [{ channel: 'a', version: Number.NaN, value: value('x') }] },
+        { ...checkpoint('t', 'c1'), checkpoint: { channel_versions: { a: { v: 1 } } } },
       ]
       for (const c of bad) await rejectsWith(threads.put(c as ThreadCheckpointInput), 'INVALID_ARGUMENT')
       expect(await threads.list()).toEqual([])
@@ -153,7 +156,6 @@ export function runThreadStoreSuite(target: ConformanceTarget): void {
       await rejectsWith(threads.get('t', 'a\0b'), 'INVALID_ARGUMENT')
       await rejectsWith(threads.list({ limit: 0 }), 'INVALID_ARGUMENT')
       await rejectsWith(threads.list({ filter: { a: undefined } }), 'INVALID_ARGUMENT')
-      await rejectsWith(threads.values([{ threadId: 't', namespace: '', channel: 'a' } as never]), 'INVALID_ARGUMENT')
       await rejectsWith(threads.deleteThread(''), 'INVALID_ARGUMENT')
     })
 

@@ -12,9 +12,8 @@ import {
   parseThreadKey,
   sortWrites,
   threadKey,
-  versionsOf,
-  versionText,
 } from './thread-validate.js'
+import { currentValues, resolveValues, type ValueMap } from './thread-values.js'
 
 const copy = (v: TypedValue): TypedValue => ({ type: v.type, data: copyBytes(v.data) })
 const copyWrite = (w: ThreadWrite): ThreadWrite => ({ ...w, value: copy(w.value) })
@@ -23,8 +22,8 @@ const copyWrite = (w: ThreadWrite): ThreadWrite => ({ ...w, value: copy(w.value)
 export class MemoryThreadStore implements ThreadStore {
   readonly #life: Lifecycle
   readonly #checkpoints: MemoryCheckpointStore
-  /** By JSON [thread, namespace, channel, version]. */
-  readonly #values = new Map<string, TypedValue>()
+  /** Each thread checkpoint's values, by its checkpoint store id. */
+  readonly #values = new Map<string, ValueMap>()
   /** By checkpoint id, then by JSON [task, index]. */
   readonly #writes = new Map<string, Map<string, ThreadWrite>>()
 
@@ -37,17 +36,18 @@ export class MemoryThreadStore implements ThreadStore {
   async put(checkpoint: ThreadCheckpointInput): Promise<void> {
     this.#life.check()
     const c = checkThreadCheckpoint(checkpoint)
+    const key = threadKey(c.threadId, c.namespace, c.checkpointId)
+    const parentKey = c.parentId === null ? null : threadKey(c.threadId, c.namespace, c.parentId)
+    const parent = parentKey === null ? null : (this.#values.get(parentKey) ?? null)
+    const values = resolveValues(c.checkpoint, c.values, parent)
     this.#checkpoints.save(c.threadId, {
-      id: threadKey(c.threadId, c.namespace, c.checkpointId),
+      id: key,
       state: c.checkpoint,
       metadata: c.metadata,
-      parentId: c.parentId === null ? null : threadKey(c.threadId, c.namespace, c.parentId),
+      parentId: parentKey,
       ...(c.createdAt === undefined ? {} : { createdAt: c.createdAt }),
     })
-    for (const v of c.values) {
-      const k = JSON.stringify([c.threadId, c.namespace, v.channel, versionText(v.version)])
-      if (!this.#values.has(k)) this.#values.set(k, copy(v.value))
-    }
+    this.#values.set(key, new Map([...values].map(([channel, v]) => [channel, { version: v.version, value: copy(v.value) }])))
   }
 
   async putWrites(address: ThreadAddress, writes: ThreadWrite[]): Promise<void> {
@@ -90,11 +90,7 @@ export class MemoryThreadStore implements ThreadStore {
       if (q.olderThan !== undefined && seq >= q.olderThan) continue
       if (!matchesFilter(checkpoint.metadata, q.filter)) continue
       const state = checkpoint.state as Record<string, unknown>
-      const values: Record<string, TypedValue> = {}
-      for (const [channel, version] of versionsOf(state)) {
-        const v = this.#values.get(JSON.stringify([threadId, namespace, channel, version]))
-        if (v !== undefined) values[channel] = copy(v)
-      }
+      const values = Object.fromEntries(Object.entries(currentValues(state, this.#values.get(checkpoint.id) ?? new Map())).map(([ch, v]) => [ch, copy(v)]))
       out.push({
         threadId,
         namespace,
@@ -119,7 +115,7 @@ export class MemoryThreadStore implements ThreadStore {
       if (parseThreadKey(checkpoint.id)?.[0] !== threadId) continue
       found = (await this.#checkpoints.delete(checkpoint.id)) || found
     }
-    for (const k of this.#values.keys()) if ((JSON.parse(k) as string[])[0] === threadId) this.#values.delete(k)
+    for (const k of this.#values.keys()) if (parseThreadKey(k)?.[0] === threadId) this.#values.delete(k)
     for (const k of this.#writes.keys()) if (parseThreadKey(k)?.[0] === threadId) this.#writes.delete(k)
     return found
   }

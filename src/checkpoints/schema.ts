@@ -20,27 +20,21 @@ export const checkpointsSchema: Migration = {
 }
 
 /**
- * Threads (LangGraph's shape) on the checkpoint store: channel values by (trace, namespace, channel, version), kept
- * once and shared by every checkpoint that carries that version; pending writes by (checkpoint, task, index).
- * WITHOUT ROWID on SQLite: one b-tree per table instead of two, fewer pages written per commit.
+ * Threads (LangGraph's shape) on the checkpoint store: a thread checkpoint's channel values in its own row (a
+ * container, see `thread-values.ts`), so a read is one row; pending writes by (checkpoint, task, index), WITHOUT ROWID
+ * on SQLite (one b-tree, fewer pages per commit).
  */
 export const checkpointThreadsSchema: Migration = {
   name: 'checkpoint threads',
   sqlite: (t) => [
-    `CREATE TABLE ${t('checkpoint_values')} (
-      trace_id TEXT NOT NULL, namespace TEXT NOT NULL, channel TEXT NOT NULL, version TEXT NOT NULL, type TEXT NOT NULL,
-      data BLOB NOT NULL, PRIMARY KEY (trace_id, namespace, channel, version)
-    ) WITHOUT ROWID`,
+    `ALTER TABLE ${t('checkpoints')} ADD COLUMN channel_values BLOB`,
     `CREATE TABLE ${t('checkpoint_writes')} (
       checkpoint_id TEXT NOT NULL, task_id TEXT NOT NULL, idx INTEGER NOT NULL, task_path TEXT NOT NULL, channel TEXT NOT NULL,
       type TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (checkpoint_id, task_id, idx)
     ) WITHOUT ROWID`,
   ],
   postgres: (t) => [
-    `CREATE TABLE ${t('checkpoint_values')} (
-      trace_id TEXT COLLATE "C" NOT NULL, namespace TEXT COLLATE "C" NOT NULL, channel TEXT COLLATE "C" NOT NULL,
-      version TEXT COLLATE "C" NOT NULL, type TEXT NOT NULL, data BYTEA NOT NULL, PRIMARY KEY (trace_id, namespace, channel, version)
-    )`,
+    `ALTER TABLE ${t('checkpoints')} ADD COLUMN channel_values BYTEA`,
     `CREATE TABLE ${t('checkpoint_writes')} (
       checkpoint_id TEXT COLLATE "C" NOT NULL, task_id TEXT COLLATE "C" NOT NULL, idx INTEGER NOT NULL,
       task_path TEXT COLLATE "C" NOT NULL, channel TEXT NOT NULL, type TEXT NOT NULL, data BYTEA NOT NULL,

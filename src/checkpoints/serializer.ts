@@ -16,7 +16,7 @@ export const jsonSerializer: CheckpointSerializer = {
     if (text === undefined) throw new InvalidArgumentError(`checkpoint state cannot be serialised as JSON: got ${typeof state}`)
     return encoder.encode(text)
   },
-  deserialize: (bytes) => JSON.parse(decoder.decode(bytes)) as unknown,
+  deserialize: (bytes) => JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as unknown,
 }
 
 /*

@@ -17,23 +17,14 @@ interface Row {
 
 const COLUMNS = 'id, state, metadata, parent_id, created_at'
 
-/** A channel value saved with a thread's checkpoint (see {@link SqlThreadStore}). */
-export interface ValueRow {
-  namespace: string
-  channel: string
-  version: string
-  type: string
-  data: Uint8Array
-}
-
 /** A checked save waiting for its group commit. */
 interface Save extends CheckedCheckpoint {
   traceId: string
   state: Uint8Array
   /** `createdAt`, or the time of the call. */
   at: number
-  /** Values stored in the same transaction, if the save goes in; kept when already stored. */
-  values: readonly ValueRow[]
+  /** A thread checkpoint's channel values (see {@link SqlThreadStore}); `null` for the rest. */
+  values: Uint8Array | null
 }
 
 /**
@@ -45,7 +36,6 @@ export class SqlCheckpointStore implements CheckpointStore {
   readonly #life: Lifecycle
   readonly #serializer: CheckpointSerializer
   readonly #t: string
-  readonly #values: string
 
   /** Concurrent saves share one commit (one fsync), as appends do. */
   readonly #saves: GroupCommit<Save>
@@ -58,9 +48,9 @@ export class SqlCheckpointStore implements CheckpointStore {
     this.#life = life
     this.#serializer = serializer
     this.#t = db.table('checkpoints')
-    this.#values = db.table('checkpoint_values')
-    this.#upsert = `INSERT INTO ${this.#t} (id, trace_id, state, metadata, parent_id, created_at) VALUES (?, ?, ?, ?, ?, ?)
+    this.#upsert = `INSERT INTO ${this.#t} (id, trace_id, state, metadata, parent_id, created_at, channel_values) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, metadata = excluded.metadata, parent_id = excluded.parent_id,
+         channel_values = excluded.channel_values,
          created_at = CASE WHEN ? = 1 THEN excluded.created_at ELSE ${this.#t}.created_at END
        WHERE ${this.#t}.trace_id = excluded.trace_id`
     this.#saves = new GroupCommit(db.engine === 'sqlite' ? this.#sqliteBatch(db as SqliteDatabase) : (saves) => this.#postgresBatch(saves), 256)
@@ -77,14 +67,14 @@ export class SqlCheckpointStore implements CheckpointStore {
   }
 
   saveWithTrace(traceId: string, checkpoint: Checkpoint): Promise<void> {
-    return this.saveWithValues(traceId, checkpoint, [])
+    return this.saveWithValues(traceId, checkpoint, null)
   }
 
   /**
-   * {@link saveWithTrace}, storing `values` (checked by the caller) in the same transaction.
+   * {@link saveWithTrace} with a thread checkpoint's channel values in the same row.
    * @internal The write path of {@link SqlThreadStore}.
    */
-  async saveWithValues(traceId: string, checkpoint: Checkpoint, values: readonly ValueRow[]): Promise<void> {
+  async saveWithValues(traceId: string, checkpoint: Checkpoint, values: Uint8Array | null): Promise<void> {
     this.#life.check()
     const c = checkCheckpoint(traceId, checkpoint)
     const state = checkSerialized(this.#serializer.serialize(checkpoint.state))
@@ -106,15 +96,11 @@ export class SqlCheckpointStore implements CheckpointStore {
       db.immediate(() => {
         const upsert = db.statement(this.#upsert)
         const owner = db.statement(`SELECT trace_id FROM ${this.#t} WHERE id = ?`).pluck()
-        const value = db.statement(
-          `INSERT INTO ${this.#values} (trace_id, namespace, channel, version, type, data) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        return saves.map((s) =>
+          upsert.run(s.id, s.traceId, s.state, s.metadata, s.parentId, s.at, s.values, s.createdAt === undefined ? 0 : 1).changes === 0
+            ? this.#refused(s, owner.get(s.id) as string | undefined)
+            : undefined,
         )
-        return saves.map((s) => {
-          if (upsert.run(s.id, s.traceId, s.state, s.metadata, s.parentId, s.at, s.createdAt === undefined ? 0 : 1).changes === 0)
-            return this.#refused(s, owner.get(s.id) as string | undefined)
-          for (const v of s.values) value.run(s.traceId, v.namespace, v.channel, v.version, v.type, v.data)
-          return undefined
-        })
       })
   }
 
@@ -123,9 +109,9 @@ export class SqlCheckpointStore implements CheckpointStore {
    * (an upsert may touch a row only once); the ids it returns are the saves that went in.
    */
   async #postgresBatch(saves: Save[]): Promise<(Error | undefined)[]> {
-    if (saves.length === 1 && saves[0]!.values.length === 0) {
+    if (saves.length === 1) {
       const s = saves[0]!
-      const changed = await this.#db.run(this.#upsert, [s.id, s.traceId, s.state, s.metadata, s.parentId, s.at, s.createdAt === undefined ? 0 : 1])
+      const changed = await this.#db.run(this.#upsert, [s.id, s.traceId, s.state, s.metadata, s.parentId, s.at, s.values, s.createdAt === undefined ? 0 : 1])
       return [changed === 0 ? await this.#refusal(s) : undefined]
     }
     const outcomes: (Error | undefined)[] = []
@@ -134,25 +120,17 @@ export class SqlCheckpointStore implements CheckpointStore {
       let end = start
       while (end < saves.length && !seen.has(saves[end]!.id)) seen.add(saves[end++]!.id)
       const part = saves.slice(start, end)
-      const values = part.flatMap((s) => s.values.map((v) => ({ ...v, owner: s.id, traceId: s.traceId })))
-      // Values go in only with a checkpoint that did (RETURNING), in the same statement, so atomically with it.
       const rows = await this.#db.all<{ id: string }>(
         `WITH input AS (
-           SELECT * FROM unnest(?::text[], ?::text[], ?::bytea[], ?::text[], ?::text[], ?::bigint[], ?::int[]) WITH ORDINALITY
-             AS t(id, trace_id, state, metadata, parent_id, created_at, explicit, n)),
-         upserted AS (INSERT INTO ${this.#t} (id, trace_id, state, metadata, parent_id, created_at)
-         SELECT id, trace_id, state, metadata, parent_id, created_at FROM input ORDER BY n
+           SELECT * FROM unnest(?::text[], ?::text[], ?::bytea[], ?::text[], ?::text[], ?::bigint[], ?::bytea[], ?::int[]) WITH ORDINALITY
+             AS t(id, trace_id, state, metadata, parent_id, created_at, channel_values, explicit, n))
+         INSERT INTO ${this.#t} (id, trace_id, state, metadata, parent_id, created_at, channel_values)
+         SELECT id, trace_id, state, metadata, parent_id, created_at, channel_values FROM input ORDER BY n
          ON CONFLICT (id) DO UPDATE SET state = excluded.state, metadata = excluded.metadata, parent_id = excluded.parent_id,
+           channel_values = excluded.channel_values,
            created_at = CASE WHEN (SELECT explicit FROM input WHERE input.id = excluded.id) = 1 THEN excluded.created_at ELSE ${this.#t}.created_at END
          WHERE ${this.#t}.trace_id = excluded.trace_id
-         RETURNING id),
-         saved AS (${values.length === 0 ? 'SELECT 1' : `INSERT INTO ${this.#values} (trace_id, namespace, channel, version, type, data)
-           SELECT v.trace_id, v.namespace, v.channel, v.version, v.type, v.data
-           FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[])
-             AS v(owner, trace_id, namespace, channel, version, type, data)
-           WHERE v.owner IN (SELECT id FROM upserted)
-           ON CONFLICT DO NOTHING`})
-         SELECT id FROM upserted`,
+         RETURNING id`,
         [
           part.map((s) => s.id),
           part.map((s) => s.traceId),
@@ -160,18 +138,8 @@ export class SqlCheckpointStore implements CheckpointStore {
           part.map((s) => s.metadata),
           part.map((s) => s.parentId),
           part.map((s) => s.at),
+          part.map((s) => s.values),
           part.map((s) => (s.createdAt === undefined ? 0 : 1)),
-          ...(values.length === 0
-            ? []
-            : [
-                values.map((v) => v.owner),
-                values.map((v) => v.traceId),
-                values.map((v) => v.namespace),
-                values.map((v) => v.channel),
-                values.map((v) => v.version),
-                values.map((v) => v.type),
-                values.map((v) => v.data),
-              ]),
         ],
       )
       const saved = new Set(rows.map((r) => r.id))

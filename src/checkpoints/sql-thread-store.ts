@@ -5,7 +5,7 @@ import type { SqliteDatabase } from '../sql/sqlite.js'
 import { asBytes, assertKey } from '../validate.js'
 import type { SqlCheckpointStore } from './sql-checkpoint-store.js'
 import type { CheckpointSerializer } from './types.js'
-import type { ThreadAddress, ThreadCheckpointInput, ThreadEntry, ThreadQuery, ThreadStore, ThreadWrite, TypedValue } from './thread-types.js'
+import type { ThreadAddress, ThreadCheckpointInput, ThreadEntry, ThreadQuery, ThreadStore, ThreadWrite } from './thread-types.js'
 import {
   assertNamespace,
   checkAddress,
@@ -17,10 +17,9 @@ import {
   sortWrites,
   threadKey,
   threadRange,
-  versionsOf,
-  versionText,
   type CheckedQuery,
 } from './thread-validate.js'
+import { currentValues, decodeValues, encodeValues, resolveValues, type ValueMap } from './thread-values.js'
 
 interface Row {
   seq: number | string
@@ -29,13 +28,13 @@ interface Row {
   metadata: string
   parent_id: string | null
   created_at: number | string
+  channel_values: Uint8Array | null
+  /** The writes as JSON: text on SQLite, parsed on PostgreSQL. */
+  writes: unknown
 }
 
-/** A row with its pending writes: PostgreSQL aggregates them as JSON (data in base64); SQLite reads them apart. */
-interface PgRow extends Row {
-  writes: [string, number, string, string, string, string][] | null
-}
-
+/** One pending write as a row's JSON gives it: task, index, path, channel, type, data (encoded as text). */
+type WriteTuple = [string, number, string, string, string, string]
 
 /** A pending write with the checkpoint it belongs to, waiting for its group commit. */
 interface KeyedWrite extends ThreadWrite {
@@ -45,9 +44,14 @@ interface KeyedWrite extends ThreadWrite {
 /** Every id a thread store writes starts like this (a JSON array of strings); plain checkpoints' ids rarely do. */
 const THREAD_IDS: [string, string] = ['["', '[#']
 
+const valuesSize = (m: ValueMap): number => [...m.values()].reduce((n, v) => n + v.value.data.byteLength + 64, 64)
+
+/** Bytes of recent checkpoints' values kept to resolve the next checkpoint's carried-over channels without a read. */
+const CACHE_BYTES = 16 * 1024 * 1024
+
 /**
  * {@link ThreadStore} on the SQL checkpoint store: checkpoints are rows of its table (saved through it, so they share
- * its group commit and trace guard), channel values and pending writes rows of two more.
+ * its group commit and trace guard) with their channel values in the row; pending writes are rows of another table.
  */
 export class SqlThreadStore implements ThreadStore {
   readonly #db: SqlDatabase
@@ -55,12 +59,16 @@ export class SqlThreadStore implements ThreadStore {
   readonly #checkpoints: SqlCheckpointStore
   readonly #serializer: CheckpointSerializer
   readonly #t: string
-  readonly #values: string
   readonly #writes: string
+  /** Recently saved or read checkpoints' values by id, oldest first (a Map keeps insertion order). */
+  readonly #recent = new Map<string, ValueMap>()
+  #recentBytes = 0
   /** Concurrent `putWrites` share one commit, as saves do. */
   readonly #pending: GroupCommit<KeyedWrite[]>
   readonly #upsertWrite: string
   readonly #select: string
+  readonly #latest: string
+  readonly #byId: string
   readonly #read: (sql: string, params: unknown[]) => Promise<ThreadEntry[]>
 
   /** @param db - the database; @param life - the store's lifecycle; @param checkpoints - the checkpoint store; @param serializer - its serializer */
@@ -70,13 +78,22 @@ export class SqlThreadStore implements ThreadStore {
     this.#checkpoints = checkpoints
     this.#serializer = serializer
     this.#t = db.table('checkpoints')
-    this.#values = db.table('checkpoint_values')
     this.#writes = db.table('checkpoint_writes')
     // LangGraph keeps the first write of a (task, index) and replaces the special (negative) ones.
     this.#upsertWrite = `INSERT INTO ${this.#writes} (checkpoint_id, task_id, idx, task_path, channel, type, data) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (checkpoint_id, task_id, idx) DO UPDATE SET task_path = excluded.task_path, channel = excluded.channel,
         type = excluded.type, data = excluded.data WHERE excluded.idx < 0`
-    this.#select = `SELECT seq, id, state, metadata, parent_id, created_at FROM ${this.#t} c`
+    // Each row comes with its writes as a JSON array: a second statement per read costs more than the rows (SQLite),
+    // and a round trip (PostgreSQL). SQLite gives JSON data as text, the rest in hex; PostgreSQL all in base64.
+    const writes =
+      db.engine === 'sqlite'
+        ? `json_group_array(json_array(w.task_id, w.idx, w.task_path, w.channel, w.type,
+             CASE WHEN w.type = 'json' THEN CAST(w.data AS TEXT) ELSE hex(w.data) END))`
+        : `json_agg(json_build_array(w.task_id, w.idx, w.task_path, w.channel, w.type, encode(w.data, 'base64')))`
+    this.#select = `SELECT seq, id, state, metadata, parent_id, created_at, channel_values,
+      (SELECT ${writes} FROM ${this.#writes} w WHERE w.checkpoint_id = c.id) AS writes FROM ${this.#t} c`
+    this.#latest = `${this.#select} WHERE trace_id = ? AND id >= ? AND id < ? ORDER BY seq DESC LIMIT 1`
+    this.#byId = `${this.#select} WHERE id = ? AND trace_id = ?`
     this.#read = db.engine === 'sqlite' ? this.#sqliteRead(db as SqliteDatabase) : (sql, params) => this.#postgresRead(sql, params)
     this.#pending = new GroupCommit(db.engine === 'sqlite' ? this.#sqliteWrites(db as SqliteDatabase) : (batch) => this.#postgresWrites(batch), 256)
   }
@@ -89,17 +106,41 @@ export class SqlThreadStore implements ThreadStore {
   async put(checkpoint: ThreadCheckpointInput): Promise<void> {
     this.#life.check()
     const c = checkThreadCheckpoint(checkpoint)
+    const key = threadKey(c.threadId, c.namespace, c.checkpointId)
+    const parentKey = c.parentId === null ? null : threadKey(c.threadId, c.namespace, c.parentId)
+    const container = encodeValues(resolveValues(c.checkpoint, c.values, parentKey === null ? null : await this.#valuesOf(parentKey)))
     await this.#checkpoints.saveWithValues(
       c.threadId,
-      {
-        id: threadKey(c.threadId, c.namespace, c.checkpointId),
-        state: c.checkpoint,
-        metadata: c.metadata,
-        parentId: c.parentId === null ? null : threadKey(c.threadId, c.namespace, c.parentId),
-        ...(c.createdAt === undefined ? {} : { createdAt: c.createdAt }),
-      },
-      c.values.map((v) => ({ namespace: c.namespace, channel: v.channel, version: versionText(v.version), type: v.value.type, data: v.value.data })),
+      { id: key, state: c.checkpoint, metadata: c.metadata, parentId: parentKey, ...(c.createdAt === undefined ? {} : { createdAt: c.createdAt }) },
+      container,
     )
+    // Views into our own container: nothing the caller holds can change them.
+    this.#remember(key, decodeValues(container))
+  }
+
+  /** A checkpoint's values: remembered, or read (a parent is almost always the thread's last save). */
+  async #valuesOf(key: string): Promise<ValueMap | null> {
+    const known = this.#recent.get(key)
+    if (known !== undefined) return known
+    const [row] = await this.#db.all<{ channel_values: Uint8Array | null }>(`SELECT channel_values FROM ${this.#t} WHERE id = ?`, [key])
+    return row?.channel_values ? decodeValues(asBytes(row.channel_values)) : null
+  }
+
+  #remember(key: string, values: ValueMap): void {
+    this.#forget(key)
+    this.#recent.set(key, values)
+    this.#recentBytes += valuesSize(values)
+    for (const k of this.#recent.keys()) {
+      if (this.#recentBytes <= CACHE_BYTES || k === key) break
+      this.#forget(k)
+    }
+  }
+
+  #forget(key: string): void {
+    const old = this.#recent.get(key)
+    if (old === undefined) return
+    this.#recent.delete(key)
+    this.#recentBytes -= valuesSize(old)
   }
 
   async putWrites(address: ThreadAddress, writes: ThreadWrite[]): Promise<void> {
@@ -151,12 +192,10 @@ export class SqlThreadStore implements ThreadStore {
     assertKey('threadId', threadId)
     assertNamespace('namespace', namespace)
     if (checkpointId !== undefined) assertKey('checkpointId', checkpointId)
-    if (checkpointId !== undefined) {
-      const [entry] = await this.#read(`${this.#select} WHERE id = ? AND trace_id = ?`, [threadKey(threadId, namespace, checkpointId), threadId])
-      return entry ?? null
-    }
-    const [low, high] = threadRange(threadId, namespace)
-    const [entry] = await this.#read(`${this.#select} WHERE trace_id = ? AND id >= ? AND id < ? ORDER BY seq DESC LIMIT 1`, [threadId, low, high])
+    const [entry] =
+      checkpointId === undefined
+        ? await this.#read(this.#latest, [threadId, ...threadRange(threadId, namespace)])
+        : await this.#read(this.#byId, [threadKey(threadId, namespace, checkpointId), threadId])
     return entry ?? null
   }
 
@@ -209,17 +248,13 @@ export class SqlThreadStore implements ThreadStore {
     return { where, params, exact }
   }
 
-  /** A row made an entry, given its writes and values; `null` for a plain checkpoint whose id merely looks like a thread's. */
-  #entry(r: Row, writes: ThreadWrite[], values: (address: [string, string], channel: string, version: string) => TypedValue | undefined): ThreadEntry | null {
+  /** A row made an entry, given its writes; `null` for a plain checkpoint whose id merely looks like a thread's. */
+  #entry(r: Row, writes: ThreadWrite[]): ThreadEntry | null {
     const address = parseThreadKey(r.id)
     if (address === null) return null
     const [threadId, namespace, checkpointId] = address
     const checkpoint = this.#serializer.deserialize(asBytes(r.state)) as Record<string, unknown>
-    const found: Record<string, TypedValue> = {}
-    for (const [channel, version] of versionsOf(checkpoint)) {
-      const v = values([threadId, namespace], channel, version)
-      if (v !== undefined) found[channel] = v
-    }
+    const stored = r.channel_values ? decodeValues(asBytes(r.channel_values)) : new Map()
     return {
       threadId,
       namespace,
@@ -229,74 +264,35 @@ export class SqlThreadStore implements ThreadStore {
       checkpoint,
       metadata: JSON.parse(r.metadata) as Record<string, unknown>,
       createdAt: Number(r.created_at),
-      values: found,
+      values: currentValues(checkpoint, stored),
       writes: sortWrites(writes),
     }
   }
 
-  /**
-   * SQLite: the rows, their writes and their values in one synchronous step (keyed lookups on prepared statements),
-   * so a read is one turn of the event loop and one consistent view.
-   */
+  /** SQLite: one statement, in one synchronous step (one turn of the event loop, one consistent view). */
   #sqliteRead(db: SqliteDatabase): (sql: string, params: unknown[]) => Promise<ThreadEntry[]> {
-    return (sql, params) =>
-      db.exclusive(() => {
-        const rows = db.statement(sql).all(...params) as Row[]
-        if (rows.length === 0) return []
-        const writes = db.statement(`SELECT task_id, idx, task_path, channel, type, data FROM ${this.#writes} WHERE checkpoint_id = ?`)
-        const value = db.statement(`SELECT type, data FROM ${this.#values} WHERE trace_id = ? AND namespace = ? AND channel = ? AND version = ?`)
-        const out: ThreadEntry[] = []
-        for (const r of rows) {
-          const ws = (writes.all(r.id) as { task_id: string; idx: number; task_path: string; channel: string; type: string; data: Uint8Array }[]).map(
-            (w): ThreadWrite => ({ taskId: w.task_id, taskPath: w.task_path, idx: w.idx, channel: w.channel, value: { type: w.type, data: asBytes(w.data) } }),
-          )
-          const e = this.#entry(r, ws, ([t, ns], channel, version) => {
-            const v = value.get(t, ns, channel, version) as { type: string; data: Uint8Array } | undefined
-            return v && { type: v.type, data: asBytes(v.data) }
-          })
-          if (e) out.push(e)
-        }
-        return out
-      })
+    return (sql, params) => db.exclusive(() => this.#entries(db.statement(sql).all(...params) as Row[], (w) => JSON.parse(w as string) as WriteTuple[]))
   }
 
-  /** PostgreSQL: two round trips whatever the page size: the rows with their writes, then every value they name. */
+  /** PostgreSQL: one round trip. */
   async #postgresRead(sql: string, params: unknown[]): Promise<ThreadEntry[]> {
-    const rows = await this.#db.all<PgRow>(
-      sql.replace(
-        'SELECT seq,',
-        `SELECT (SELECT json_agg(json_build_array(w.task_id, w.idx, w.task_path, w.channel, w.type, encode(w.data, 'base64')))
-           FROM ${this.#writes} w WHERE w.checkpoint_id = c.id) AS writes, seq,`,
-      ),
-      params,
-    )
-    if (rows.length === 0) return []
-    const wanted = new Map<string, [string, string, string, string]>()
-    const pending: { row: PgRow; writes: ThreadWrite[] }[] = []
-    for (const row of rows) {
-      const writes = (row.writes ?? []).map(
-        ([taskId, idx, taskPath, channel, type, data]): ThreadWrite => ({ taskId, idx, taskPath, channel, value: { type, data: Buffer.from(data, 'base64') } }),
-      )
-      pending.push({ row, writes })
-      // A first pass only collects the addresses; #entry is run again below with the values found.
-      this.#entry(row, [], ([t, ns], channel, version) => {
-        wanted.set(JSON.stringify([t, ns, channel, version]), [t, ns, channel, version])
-        return undefined
-      })
-    }
-    const found = new Map<string, TypedValue>()
-    if (wanted.size > 0) {
-      const list = [...wanted.values()]
-      const values = await this.#db.all<{ i: string | number; type: string; data: Uint8Array }>(
-        `SELECT a.i, v.type, v.data FROM unnest(?::text[], ?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS a(t, ns, ch, ver, i)
-         JOIN ${this.#values} v ON v.trace_id = a.t AND v.namespace = a.ns AND v.channel = a.ch AND v.version = a.ver`,
-        [list.map((a) => a[0]), list.map((a) => a[1]), list.map((a) => a[2]), list.map((a) => a[3])],
-      )
-      for (const v of values) found.set(JSON.stringify(list[Number(v.i) - 1]), { type: v.type, data: asBytes(v.data) })
-    }
+    return this.#entries(await this.#db.all<Row>(sql, params), (w) => (w ?? []) as WriteTuple[])
+  }
+
+  #entries(rows: Row[], writes: (column: unknown) => WriteTuple[]): ThreadEntry[] {
+    const sqlite = this.#db.engine === 'sqlite'
     const out: ThreadEntry[] = []
-    for (const { row, writes } of pending) {
-      const e = this.#entry(row, writes, ([t, ns], channel, version) => found.get(JSON.stringify([t, ns, channel, version])))
+    for (const r of rows) {
+      const ws = writes(r.writes).map(
+        ([taskId, idx, taskPath, channel, type, data]): ThreadWrite => ({
+          taskId,
+          idx,
+          taskPath,
+          channel,
+          value: { type, data: asBytes(Buffer.from(data, !sqlite ? 'base64' : type === 'json' ? 'utf8' : 'hex')) },
+        }),
+      )
+      const e = this.#entry(r, ws)
       if (e) out.push(e)
     }
     return out
@@ -306,9 +302,9 @@ export class SqlThreadStore implements ThreadStore {
     this.#life.check()
     assertKey('threadId', threadId)
     const [low, high] = threadRange(threadId)
+    for (const k of [...this.#recent.keys()]) if (k >= low && k < high) this.#forget(k)
     return this.#db.transaction(async (tx) => {
       const n = await tx.run(`DELETE FROM ${this.#t} WHERE trace_id = ? AND id >= ? AND id < ?`, [threadId, low, high])
-      await tx.run(`DELETE FROM ${this.#values} WHERE trace_id = ?`, [threadId])
       await tx.run(`DELETE FROM ${this.#writes} WHERE checkpoint_id >= ? AND checkpoint_id < ?`, [low, high])
       return n > 0
     })

@@ -19,7 +19,7 @@ export interface ThreadAddress {
 /** A channel's version: LangGraph's are integers by default, any string or number a saver chooses otherwise. */
 export type ChannelVersion = string | number
 
-/** A channel value written by a checkpoint: stored once per (thread, namespace, channel, version). */
+/** A channel value a checkpoint wrote (LangGraph's `newVersions`). */
 export interface ChannelValue {
   /** The channel. */
   channel: string
@@ -42,7 +42,10 @@ export interface ThreadCheckpointInput extends ThreadAddress {
   metadata: Record<string, unknown>
   /** Ms since epoch; the time of the call when absent. */
   createdAt?: number
-  /** The channel values this checkpoint wrote; versions already stored are kept as they are. */
+  /**
+   * The channel values this checkpoint wrote. The checkpoint also keeps its parent's value of every other channel whose
+   * version (in `channel_versions`) it did not change, so each checkpoint holds its whole state.
+   */
   values: ChannelValue[]
 }
 
@@ -69,8 +72,8 @@ export interface ThreadEntry extends ThreadAddress {
   /** The checkpoint as saved, without channel values. */
   checkpoint: Record<string, unknown>
   /**
-   * The stored value of each channel at the version its `channel_versions` names, whichever checkpoint of the thread
-   * and namespace stored it; channels with no stored value at that version are absent.
+   * Its value of each channel at the version its `channel_versions` names: written by it or carried from its parent;
+   * a channel with no value at that version is absent.
    */
   values: Record<string, TypedValue>
   /** The metadata as saved. */
@@ -101,12 +104,13 @@ export interface ThreadQuery {
 
 /**
  * Threads on the checkpoint store, in the shape LangGraph's checkpointers need: checkpoints per (thread, namespace)
- * whose channel values are stored once per version and shared, and pending writes per checkpoint. A thread is a trace
+ * that write only their changed channel values and keep the rest from their parent, and pending writes per checkpoint.
+ * A thread is a trace
  * of {@link CheckpointStore}: its checkpoints are listed, pruned and deleted there too, under ids
  * `JSON.stringify([threadId, namespace, checkpointId])`.
  */
 export interface ThreadStore {
-  /** Saves a checkpoint and the values it wrote, atomically; re-saving an id replaces it in place. */
+  /** Saves a checkpoint with its values, atomically; re-saving an id replaces it in place. */
   put(checkpoint: ThreadCheckpointInput): Promise<void>
   /** Adds pending writes to a checkpoint, atomically; an existing (task, index) is kept unless its index is negative. */
   putWrites(address: ThreadAddress, writes: ThreadWrite[]): Promise<void>

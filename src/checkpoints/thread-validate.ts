@@ -154,15 +154,19 @@ function jsonEqual(a: unknown, b: unknown): boolean {
 
 /** Writes in (task path, task id, index) order, strings by code point as LangGraph's `compareWritesSortKeys`. */
 export function sortWrites(writes: ThreadWrite[]): ThreadWrite[] {
-  return writes.sort((a, b) => codePointCompare(a.taskPath, b.taskPath) || codePointCompare(a.taskId, b.taskId) || a.idx - b.idx)
+  return writes.length < 2 ? writes : writes.sort((a, b) => codePointCompare(a.taskPath, b.taskPath) || codePointCompare(a.taskId, b.taskId) || a.idx - b.idx)
 }
 
+/** UTF-16 units, with surrogates moved above U+E000–U+FFFF: the order of code points. */
 function codePointCompare(a: string, b: string): number {
   if (a === b) return 0
-  // UTF-8 byte order is code point order, which differs from UTF-16's `<` only past the surrogates.
-  const x = encoder.encode(a)
-  const y = encoder.encode(b)
-  const n = Math.min(x.length, y.length)
-  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i]! - y[i]!
-  return x.length - y.length
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x !== y) return unit(x) - unit(y)
+  }
+  return a.length - b.length
 }
+
+const unit = (c: number): number => (c >= 0xe000 ? c - 0x800 : c >= 0xd800 ? c + 0x2000 : c)

@@ -1,6 +1,7 @@
 import type { RunnableConfig } from '@langchain/core/runnables'
 import {
   BaseCheckpointSaver,
+  JsonPlusSerializer,
   TASKS,
   WRITES_IDX_MAP,
   getCheckpointId,
@@ -41,18 +42,21 @@ interface Coordinates {
 export class HoldfastSaver extends BaseCheckpointSaver {
   /** The store it keeps threads in; closing it is the caller's. */
   readonly store: Store
+  /** LangGraph's own serializer, whose JSON needs reviving only where it holds an `"lc"` key. */
+  readonly #stockSerde: boolean
 
   /** @param store - an open Holdfast store; @param serde - LangGraph's serializer for channel values and writes (its default when absent) */
   constructor(store: Store, serde?: SerializerProtocol) {
     super(serde)
     this.store = store
+    this.#stockSerde = this.serde.constructor === JsonPlusSerializer
   }
 
   async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
     const c = coordinates(config, false)
     if (c === undefined) return undefined
     const entry = await this.store.threads.get(c.threadId, c.namespace, getCheckpointId(config) || undefined)
-    return entry === null ? undefined : (await this.#tuples([entry]))[0]
+    return entry === null ? undefined : this.#tuple(entry)
   }
 
   async *list(config: RunnableConfig, options?: CheckpointListOptions): AsyncGenerator<CheckpointTuple> {
@@ -66,7 +70,7 @@ export class HoldfastSaver extends BaseCheckpointSaver {
     for (let olderThan: number | undefined; left > 0; ) {
       const size = Math.min(left, PAGE)
       const entries = await this.store.threads.list({ threadId, namespace, checkpointId, before: beforeId, filter, olderThan, limit: size })
-      for (const tuple of await this.#tuples(entries)) yield tuple
+      for (const e of entries) yield await this.#tuple(e)
       if (entries.length < size) return
       left -= entries.length
       olderThan = entries[entries.length - 1]!.seq
@@ -114,30 +118,34 @@ export class HoldfastSaver extends BaseCheckpointSaver {
     return { type, data }
   }
 
-  #load(v: TypedValue): Promise<unknown> {
-    return this.serde.loadsTyped(v.type, v.data) as Promise<unknown>
+  /**
+   * A stored value, deserialized. JsonPlusSerializer revives only objects with an `lc` key (LangChain objects,
+   * constructors, `undefined`, delta snapshots), one awaited step per node; JSON without one parses to the same value.
+   */
+  #load(v: TypedValue): unknown {
+    if (v.type !== 'json' || !this.#stockSerde) return this.serde.loadsTyped(v.type, v.data) as Promise<unknown>
+    const text = Buffer.from(v.data.buffer, v.data.byteOffset, v.data.byteLength).toString('utf8')
+    return text.includes('"lc"') ? (this.serde.loadsTyped('json', text) as Promise<unknown>) : (JSON.parse(text) as unknown)
   }
 
-  /** Entries made tuples: their channel values and writes deserialized. */
-  #tuples(entries: ThreadEntry[]): Promise<CheckpointTuple[]> {
-    return Promise.all(
-      entries.map(async (e): Promise<CheckpointTuple> => {
-        const channelValues: Record<string, unknown> = {}
-        for (const [channel, v] of Object.entries(e.values)) channelValues[channel] = await this.#load(v)
-        const checkpoint = { ...e.checkpoint, channel_values: channelValues } as unknown as Checkpoint
-        if (checkpoint.v < 4 && e.parentId !== null) await this.#migratePendingSends(checkpoint, e)
-        const pendingWrites: CheckpointPendingWrite[] = []
-        for (const w of e.writes) pendingWrites.push([w.taskId, w.channel, await this.#load(w.value)])
-        const tuple: CheckpointTuple = {
-          config: { configurable: { thread_id: e.threadId, checkpoint_ns: e.namespace, checkpoint_id: e.checkpointId } },
-          checkpoint,
-          metadata: e.metadata as CheckpointMetadata,
-          pendingWrites,
-        }
-        if (e.parentId !== null) tuple.parentConfig = { configurable: { thread_id: e.threadId, checkpoint_ns: e.namespace, checkpoint_id: e.parentId } }
-        return tuple
-      }),
-    )
+  /** An entry made a tuple: its channel values and writes deserialized (without a turn of the loop when none needs one). */
+  #tuple(e: ThreadEntry): CheckpointTuple | Promise<CheckpointTuple> {
+    const channels = Object.keys(e.values)
+    const loaded = [...channels.map((c) => this.#load(e.values[c]!)), ...e.writes.map((w) => this.#load(w.value))]
+    const build = (values: unknown[]): CheckpointTuple | Promise<CheckpointTuple> => {
+      const channelValues: Record<string, unknown> = {}
+      channels.forEach((c, i) => (channelValues[c] = values[i]))
+      const checkpoint = { ...e.checkpoint, channel_values: channelValues } as unknown as Checkpoint
+      const tuple: CheckpointTuple = {
+        config: { configurable: { thread_id: e.threadId, checkpoint_ns: e.namespace, checkpoint_id: e.checkpointId } },
+        checkpoint,
+        metadata: e.metadata as CheckpointMetadata,
+        pendingWrites: e.writes.map((w, i): CheckpointPendingWrite => [w.taskId, w.channel, values[channels.length + i]]),
+      }
+      if (e.parentId !== null) tuple.parentConfig = { configurable: { thread_id: e.threadId, checkpoint_ns: e.namespace, checkpoint_id: e.parentId } }
+      return checkpoint.v < 4 && e.parentId !== null ? this.#migratePendingSends(checkpoint, e).then(() => tuple) : tuple
+    }
+    return loaded.some((v) => v instanceof Promise) ? Promise.all(loaded).then(build) : build(loaded)
   }
 
   /** Checkpoints before format 4 kept sends as the parent's writes to TASKS; format 4 keeps them as a channel. */

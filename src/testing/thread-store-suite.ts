@@ -54,18 +54,25 @@ export function runThreadStoreSuite(target: ConformanceTarget): void {
       expect(await store.checkpoints.list('t')).toEqual([JSON.stringify(['t', '', 'c2']), JSON.stringify(['t', '', 'c1']), JSON.stringify(['t', 'sub:1', 'c9'])])
     })
 
-    it('stores a channel value once per version, the first save kept; a checkpoint reads the versions it names, whoever stored them', async () => {
+    it("keeps the values a checkpoint wrote and its parent's for the channels whose version it kept", async () => {
       await threads.put(checkpoint('t', 'c1', { checkpoint: versions({ a: 1, b: 1 }), values: [val('a', 1, 'one'), val('b', 1, 'b1')] }))
-      await threads.put(checkpoint('t', 'c2', { parentId: 'c1', checkpoint: versions({ a: 1, b: 2, c: 1 }), values: [val('a', 1, 'other'), val('b', 2, 'b2')] }))
-      await threads.put(checkpoint('t', 'c3', { namespace: 'x', checkpoint: versions({ a: 1 }) }))
+      await threads.put(checkpoint('t', 'c2', { parentId: 'c1', checkpoint: versions({ a: 1, b: 2, c: 1 }), values: [val('b', 2, 'b2')] }))
+      await threads.put(checkpoint('t', 'c3', { parentId: 'c2', checkpoint: versions({ a: 2, b: 2, c: 1 }) })) // a moved on, unwritten
+      await threads.put(checkpoint('t', 'c4', { namespace: 'x', parentId: 'c2', checkpoint: versions({ a: 1 }) })) // c2 is not in x
       await threads.put(checkpoint('u', 'c1', { checkpoint: versions({ a: '1' }), values: [val('a', '1', 'string version')] }))
+      await threads.put(checkpoint('u', 'c2', { parentId: 'c1', checkpoint: versions({ a: 1 }) })) // the number 1 is not "1"
       expect((await threads.get('t', '', 'c1'))!.values).toEqual({ a: value('one'), b: value('b1') })
-      expect((await threads.get('t', ''))!.values).toEqual({ a: value('one'), b: value('b2') }) // c was never stored
-      expect((await threads.list({ threadId: 't', namespace: '' })).map((e) => Object.keys(e.values).sort())).toEqual([['a', 'b'], ['a', 'b']])
+      expect((await threads.get('t', '', 'c2'))!.values).toEqual({ a: value('one'), b: value('b2') }) // c was never written
+      expect((await threads.get('t', ''))!.values).toEqual({ b: value('b2') })
+      expect((await threads.list({ threadId: 't', namespace: '' })).map((e) => Object.keys(e.values).sort())).toEqual([['b'], ['a', 'b'], ['a', 'b']])
       expect((await threads.get('t', 'x'))!.values).toEqual({})
-      expect((await threads.get('u', ''))!.values).toEqual({ a: value('string version') })
-      await threads.put(checkpoint('u', 'c2', { checkpoint: versions({ a: 1 }) })) // the number 1 is not the string "1"
+      expect((await threads.get('u', '', 'c1'))!.values).toEqual({ a: value('string version') })
       expect((await threads.get('u', ''))!.values).toEqual({})
+      // A pruned ancestor takes nothing with it: every checkpoint holds its whole state.
+      expect(await store.checkpoints.prune('t', 2)).toBe(2) // c1 and c2; c3 and c4 (in x) stay
+      expect((await threads.get('t', ''))!.values).toEqual({ b: value('b2') })
+      await threads.put(checkpoint('t', 'c5', { parentId: 'c3', checkpoint: versions({ a: 2, b: 2, c: 1 }), values: [val('a', 2, 'two')] }))
+      expect((await threads.get('t', ''))!.values).toEqual({ a: value('two'), b: value('b2') })
     })
 
     it('keeps the first pending write of a (task, index), replaces special (negative) ones, and orders them by path, task and index by code point', async () => {
@@ -126,8 +133,8 @@ export function runThreadStoreSuite(target: ConformanceTarget): void {
       expect(await threads.get('t', '')).toBeNull()
       expect(await threads.get('t', 'sub')).toBeNull()
       expect(await store.checkpoints.list('t')).toEqual(['plain'])
-      // Put again, the thread starts empty: no writes or values left over.
-      await threads.put(checkpoint('t', 'c1', { checkpoint: versions({ a: 1 }) }))
+      // Put again, the thread starts empty: no writes or values left over, even from a parent that was deleted.
+      await threads.put(checkpoint('t', 'c2', { parentId: 'c1', checkpoint: versions({ a: 1 }) }))
       expect(await threads.get('t', '')).toMatchObject({ writes: [], values: {} })
       for (const t of ['t2', 't,']) {
         expect((await threads.get(t, '', 'c1'))?.writes).toHaveLength(1)

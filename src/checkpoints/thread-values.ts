@@ -12,7 +12,6 @@ export interface StoredValue {
 export type ValueMap = Map<string, StoredValue>
 
 const FORMAT = 1
-const encoder = new TextEncoder()
 
 /**
  * The values a checkpoint keeps: those it was given, and its parent's for every channel whose version it did not
@@ -42,24 +41,26 @@ export function currentValues(checkpoint: Record<string, unknown>, stored: Value
 
 /** A value map as bytes: a format byte, then per channel four length-prefixed parts (channel, version, type, data). */
 export function encodeValues(values: ValueMap): Uint8Array {
-  const parts: Uint8Array[] = []
   let size = 1
-  for (const [channel, { version, value }] of values) {
-    for (const p of [encoder.encode(channel), encoder.encode(version), encoder.encode(value.type), value.data]) {
-      parts.push(p)
-      size += 4 + p.byteLength
-    }
-  }
-  const out = new Uint8Array(size)
-  const view = new DataView(out.buffer)
+  for (const [channel, { version, value }] of values)
+    size += 16 + Buffer.byteLength(channel) + Buffer.byteLength(version) + Buffer.byteLength(value.type) + value.data.byteLength
+  const out = Buffer.allocUnsafe(size)
   out[0] = FORMAT
   let pos = 1
-  for (const p of parts) {
-    view.setUint32(pos, p.byteLength)
-    out.set(p, pos + 4)
-    pos += 4 + p.byteLength
+  const text = (s: string): void => {
+    const n = out.write(s, pos + 4)
+    out.writeUInt32BE(n, pos)
+    pos += 4 + n
   }
-  return out
+  for (const [channel, { version, value }] of values) {
+    text(channel)
+    text(version)
+    text(value.type)
+    out.writeUInt32BE(value.data.byteLength, pos)
+    out.set(value.data, pos + 4)
+    pos += 4 + value.data.byteLength
+  }
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
 }
 
 /** The value map in `bytes` (made by {@link encodeValues}); data are views into `bytes`. */

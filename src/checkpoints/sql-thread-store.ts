@@ -60,7 +60,7 @@ export class SqlThreadStore implements ThreadStore {
   readonly #serializer: CheckpointSerializer
   readonly #t: string
   readonly #writes: string
-  /** Recently saved or read checkpoints' values by id, oldest first (a Map keeps insertion order). */
+  /** Recently saved checkpoints' values by id, oldest first (a Map keeps insertion order): the next saves' parents. */
   readonly #recent = new Map<string, ValueMap>()
   #recentBytes = 0
   /** Concurrent `putWrites` share one commit, as saves do. */

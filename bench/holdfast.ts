@@ -1,6 +1,6 @@
 // Holdfast as the bench sees it: the few calls it makes, declared structurally so that the bench does not break
-// when the library's internal types move. Loaded from ../src/index.ts (tsx runs the TypeScript directly).
-import { PAGE_SIZE, rawRow, type RawRow } from './lib.js'
+// when the library's internal types move. Loaded from the build (see target.ts).
+import { loadBuilt, PAGE_SIZE, rawRow, type RawRow } from './lib.js'
 
 export interface HfNewEvent {
   id: string
@@ -47,10 +47,11 @@ type OpenStore = (target: string | { url: string; schema?: string; synchronous?:
 let cached: OpenStore | undefined
 export async function loadHoldfast(): Promise<OpenStore> {
   if (cached) return cached
-  const specifier = '../src/index.js'
-  const mod = (await import(specifier)) as { openStore?: OpenStore }
-  if (typeof mod.openStore !== 'function') throw new Error('src/index.ts does not export openStore')
-  cached = mod.openStore
+  // The root entry alone (not ./target.js, which loads the Automerge and LangGraph entries too): the scale group's
+  // read-all child measures its own RSS.
+  const mod = await loadBuilt<{ openStore?: unknown }>('index.js')
+  if (typeof mod.openStore !== 'function') throw new Error('the build does not export openStore')
+  cached = mod.openStore as OpenStore
   return cached
 }
 

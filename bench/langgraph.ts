@@ -209,11 +209,7 @@ function sharedThreads(openSaver: OpenSaver, lib: Lib): (op: (saver: LgSaver, th
 
 /** The Holdfast side: the real store and saver, loaded when the group runs so that a broken saver fails it alone. */
 async function loadHoldfastSaver(): Promise<{ lib: Lib; open: (url: string) => Promise<Opened> }> {
-  const [{ openStore }, { HoldfastSaver }, lib] = await Promise.all([
-    import('../src/index.js'),
-    import('../src/langgraph/index.js'),
-    import('@langchain/langgraph-checkpoint'),
-  ])
+  const [{ openStore, HoldfastSaver }, lib] = await Promise.all([import('./target.js'), import('@langchain/langgraph-checkpoint')])
   return {
     lib,
     open: async (url) => {

@@ -1,13 +1,27 @@
 // Shared helpers for the benchmark: timing, event generation, temp files, memory sampling.
 import { mkdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { Report, Unit } from './report.js'
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 export const ROOT_DIR = dirname(BENCH_DIR)
 /** Temp files live on the project's disk (git-ignored `.tmp/`), never on a tmpfs where fsync is free. */
 export const TMP_DIR = join(ROOT_DIR, '.tmp', 'bench')
+
+/**
+ * An entry of the built package (`npm run bench` builds it first), as users run it: tsx would run src/ with
+ * esbuild's keepNames, which wraps every function it names in a call that sets the name, up to 2x in closure-heavy
+ * code, a cost no user of the package pays. `entry` is relative to dist/, e.g. `index.js`.
+ */
+export async function loadBuilt<T>(entry: string): Promise<T> {
+  const path = join(ROOT_DIR, 'dist', entry)
+  try {
+    return (await import(pathToFileURL(path).href)) as T
+  } catch (error) {
+    throw new Error(`the bench runs the built package: npm run build (${path}: ${String(error)})`)
+  }
+}
 
 export const PAYLOAD_BYTES = 120
 export const PAGE_SIZE = 1000

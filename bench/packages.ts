@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { openStore } from '../src/index.js'
+import { openStore } from './target.js'
 import { TMP_DIR, type BenchOptions } from './lib.js'
 import type { Report } from './report.js'
 

@@ -229,6 +229,17 @@ export async function postgresScale(report: Report, opts: BenchOptions): Promise
 }
 
 /** Leaves no bench database behind. */
+/** Flushes the server's dirty buffers now rather than in the middle of the next measurement. */
+export async function postgresCheckpoint(opts: BenchOptions): Promise<void> {
+  const admin = new pg.Client({ connectionString: dbUrl(opts, 'postgres') })
+  await admin.connect()
+  try {
+    await admin.query('CHECKPOINT')
+  } finally {
+    await admin.end()
+  }
+}
+
 export async function dropBenchDatabases(opts: BenchOptions): Promise<void> {
   const admin = new pg.Client({ connectionString: dbUrl(opts, 'postgres') })
   await admin.connect()

@@ -4,12 +4,13 @@
 // and Emmett, its checkpoint store and LangGraph checkpointer against LangGraph's savers, its Automerge persister
 // against automerge-repo.
 // Prints a table and writes bench/results/latest.json.
+import { execFileSync } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { postgresAutomerge, sqliteAutomerge } from './automerge.js'
 import { postgresCheckpoints, sqliteCheckpoints } from './checkpoints.js'
 import { postgresLangGraph, sqliteLangGraph } from './langgraph.js'
 import { describeError, TMP_DIR, type BenchOptions } from './lib.js'
-import { dropBenchDatabases, postgresReachable, postgresReads, postgresScale, postgresWrites } from './postgres.js'
+import { dropBenchDatabases, postgresCheckpoint, postgresReachable, postgresReads, postgresScale, postgresWrites } from './postgres.js'
 import { sqlitePackages } from './packages.js'
 import { Report } from './report.js'
 import { sqliteReads, sqliteScale, sqliteVersion, sqliteWrites } from './sqlite.js'
@@ -71,12 +72,23 @@ function parseArgs(argv: string[]): { only: string[]; scale: boolean; durationMs
   return { only, scale: scale ?? (only.some((w) => w.includes('scale')) || SCALE_BY_DEFAULT), durationMs }
 }
 
+/**
+ * Starts every group on a quiet machine: the previous group's dirty pages (a million-event scale run leaves hundreds
+ * of megabytes) written back first, PostgreSQL's included (a CHECKPOINT), so that neither the kernel's writeback nor
+ * the server's checkpointer competes with the next group's fsyncs and CPU.
+ */
+async function settle(opts: BenchOptions, postgres: boolean): Promise<void> {
+  if (postgres) await postgresCheckpoint(opts)
+  execFileSync('sync')
+  await new Promise((resolve) => setTimeout(resolve, 500))
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2)
   const { only, scale, durationMs } = parseArgs(args)
   const opts: BenchOptions = {
     durationMs,
-    rounds: 3,
+    rounds: 10,
     readMinPages: 60,
     pgUrl: process.env.HOLDFAST_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432',
   }
@@ -97,6 +109,7 @@ async function main(): Promise<void> {
       continue
     }
     console.log(`\n[${group.id}]`)
+    await settle(opts, postgres != null)
     const t0 = performance.now()
     try {
       await group.run(report, opts)
@@ -106,6 +119,8 @@ async function main(): Promise<void> {
       if (process.env.HOLDFAST_BENCH_DEBUG && error instanceof Error) console.error(error.stack)
     }
     report.fact(`${group.id} took, s`, (performance.now() - t0) / 1000)
+    // A group's databases go with it, so that no later group shares the server with their autovacuum.
+    if (group.engine === 'postgres') await dropBenchDatabases(opts)
   }
   if (postgres) await dropBenchDatabases(opts)
   rmSync(TMP_DIR, { recursive: true, force: true })

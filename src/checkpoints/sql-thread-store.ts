@@ -108,7 +108,8 @@ export class SqlThreadStore implements ThreadStore {
     const c = checkThreadCheckpoint(checkpoint)
     const key = threadKey(c.threadId, c.namespace, c.checkpointId)
     const parentKey = c.parentId === null ? null : threadKey(c.threadId, c.namespace, c.parentId)
-    const container = encodeValues(resolveValues(c.checkpoint, c.values, parentKey === null ? null : await this.#valuesOf(parentKey)))
+    const parent = parentKey === null ? null : (this.#recent.get(parentKey) ?? (await this.#readValues(parentKey)))
+    const container = encodeValues(resolveValues(c.checkpoint, c.values, parent))
     await this.#checkpoints.saveWithValues(
       c.threadId,
       { id: key, state: c.checkpoint, metadata: c.metadata, parentId: parentKey, ...(c.createdAt === undefined ? {} : { createdAt: c.createdAt }) },
@@ -118,10 +119,8 @@ export class SqlThreadStore implements ThreadStore {
     this.#remember(key, decodeValues(container))
   }
 
-  /** A checkpoint's values: remembered, or read (a parent is almost always the thread's last save). */
-  async #valuesOf(key: string): Promise<ValueMap | null> {
-    const known = this.#recent.get(key)
-    if (known !== undefined) return known
+  /** A checkpoint's values as stored (for a parent not among the recent saves). */
+  async #readValues(key: string): Promise<ValueMap | null> {
     const [row] = await this.#db.all<{ channel_values: Uint8Array | null }>(`SELECT channel_values FROM ${this.#t} WHERE id = ?`, [key])
     return row?.channel_values ? decodeValues(asBytes(row.channel_values)) : null
   }
@@ -154,11 +153,13 @@ export class SqlThreadStore implements ThreadStore {
 
   #sqliteWrites(db: SqliteDatabase): (batch: KeyedWrite[][]) => Promise<(Error | undefined)[]> {
     const row = (w: KeyedWrite): unknown[] => [w.key, w.taskId, w.idx, w.taskPath, w.channel, w.value.type, w.value.data]
+    // The statement for n rows, made once: a new text per call would be built and hashed again on every call.
+    const multi = Array.from({ length: 17 }, (_, n) => this.#upsertWrite.replace('(?, ?, ?, ?, ?, ?, ?)', Array(n).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ')))
     return (batch) => {
       // A lone call of a few writes is one multi-row statement: atomic on its own, without a BEGIN and a COMMIT.
-      if (batch.length === 1 && batch[0]!.length <= 16) {
+      if (batch.length === 1 && batch[0]!.length < multi.length) {
         const writes = batch[0]!
-        const sql = this.#upsertWrite.replace('(?, ?, ?, ?, ?, ?, ?)', Array(writes.length).fill('(?, ?, ?, ?, ?, ?, ?)').join(', '))
+        const sql = multi[writes.length]!
         return db.exclusive(() => {
           db.statement(sql).run(...writes.flatMap(row))
           return [undefined]
@@ -282,7 +283,9 @@ export class SqlThreadStore implements ThreadStore {
 
   /** SQLite: one statement, in one synchronous step (one turn of the event loop, one consistent view). */
   #sqliteRead(db: SqliteDatabase): (sql: string, params: unknown[]) => Promise<ThreadEntry[]> {
-    return (sql, params) => db.exclusive(() => this.#entries(db.statement(sql).all(...params) as Row[], (w) => JSON.parse(w as string) as WriteTuple[]))
+    const none: WriteTuple[] = []
+    return (sql, params) =>
+      db.exclusive(() => this.#entries(db.statement(sql).all(...params) as Row[], (w) => (w === '[]' ? none : (JSON.parse(w as string) as WriteTuple[]))))
   }
 
   /** PostgreSQL: one round trip. */

@@ -25,6 +25,11 @@ export function threadKey(threadId: string, namespace: string, checkpointId: str
 /** The coordinates in a checkpoint store id made by {@link threadKey}; `null` for any other id. */
 export function parseThreadKey(key: string): [string, string, string] | null {
   if (!key.startsWith('["')) return null
+  // Without a backslash no string holds an escaped quote, so `","` splits it; the round trip keeps it to keys we made.
+  if (!key.includes('\\')) {
+    const parts = key.slice(2, -2).split('","')
+    return parts.length === 3 && JSON.stringify(parts) === key ? (parts as [string, string, string]) : null
+  }
   try {
     const a: unknown = JSON.parse(key)
     return Array.isArray(a) && a.length === 3 && a.every((x) => typeof x === 'string') ? (a as [string, string, string]) : null
@@ -60,7 +65,7 @@ function checkValue(name: string, v: unknown): TypedValue {
 }
 
 /** A version as stored: JSON, so the number 1 and the string "1" stay apart. */
-export const versionText = (v: ChannelVersion): string => JSON.stringify(v)
+export const versionText = (v: ChannelVersion): string => (typeof v === 'number' ? String(v) : JSON.stringify(v))
 
 function assertVersion(name: string, v: unknown): asserts v is ChannelVersion {
   if (typeof v === 'number' ? !Number.isFinite(v) : typeof v !== 'string')

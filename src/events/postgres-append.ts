@@ -2,6 +2,8 @@ import { InvalidArgumentError, InvalidOriginalVersionError } from '../errors.js'
 import type { PostgresDatabase } from '../sql/database.js'
 import type { CheckedWrite } from './validate.js'
 
+const base64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
+
 interface Outcome {
   o_write: number
   o_kind: 'version' | 'id'
@@ -13,36 +15,25 @@ interface Outcome {
 }
 
 /**
- * Appends a group commit on PostgreSQL in one round trip per call of the `append_events` function (see
+ * Appends a group commit on PostgreSQL in one round trip per call of the `append_batch` function (see
  * `schema.ts`). The function checks each write against what is stored, not against other writes of the same call,
  * so writes that touch the same aggregate or event id go into successive calls, in submission order.
  */
 export function postgresAppender(db: PostgresDatabase): (writes: CheckedWrite[]) => Promise<(Error | undefined)[]> {
-  const sql = `SELECT * FROM ${db.table('append_events')}(?::int[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[],
-    ?::text[], ?::bytea[], ?::bytea[], ?::int[], ?::text[], ?::text[], ?::bigint[], ?::bigint)`
+  const sql = `SELECT * FROM ${db.table('append_batch')}(?::jsonb, ?::jsonb, ?::bigint)`
+  const lone = `SELECT ${db.table('append_event')}(?, ?, ?, ?::bigint, ?, ?, ?::bytea, ?::bytea, ?::bigint, ?::bigint) AS r`
 
   const call = async (writes: CheckedWrite[]): Promise<(Error | undefined)[]> => {
-    const cols: unknown[][] = [[], [], [], [], [], [], [], [], [], [], [], [], []]
+    if (writes.length === 1 && writes[0]!.events.length === 1) return [await callLone(writes[0]!)]
+    // The shapes `append_batch` reads (see `appendBatchFunction`); bytes in base64.
+    const events: unknown[] = []
+    const expect: unknown[] = []
     writes.forEach((w, i) => {
-      for (const e of w.events) {
-        cols[0]!.push(i)
-        cols[1]!.push(e.id)
-        cols[2]!.push(e.aggregatorType)
-        cols[3]!.push(e.aggregatorId)
-        cols[4]!.push(e.version)
-        cols[5]!.push(e.name)
-        cols[6]!.push(e.routingKey)
-        cols[7]!.push(e.data)
-        cols[8]!.push(e.metadata)
-      }
-      for (const a of w.aggregates) {
-        cols[9]!.push(i)
-        cols[10]!.push(a.aggregatorType)
-        cols[11]!.push(a.aggregatorId)
-        cols[12]!.push(a.expected)
-      }
+      for (const e of w.events)
+        events.push({ w: i, o: events.length, i: e.id, t: e.aggregatorType, a: e.aggregatorId, v: e.version, n: e.name, r: e.routingKey, d: base64(e.data), m: base64(e.metadata) })
+      for (const a of w.aggregates) expect.push({ w: i, o: expect.length, t: a.aggregatorType, a: a.aggregatorId, e: a.expected })
     })
-    const rows = await db.all<Outcome>(sql, [...cols, Date.now()])
+    const rows = await db.all<Outcome>(sql, [JSON.stringify(events), JSON.stringify(expect), Date.now()])
     const outcomes: (Error | undefined)[] = writes.map(() => undefined)
     for (const r of rows) {
       if (outcomes[r.o_write]) continue
@@ -54,7 +45,24 @@ export function postgresAppender(db: PostgresDatabase): (writes: CheckedWrite[])
     return outcomes
   }
 
+  /** One write of one event: scalar parameters (see `eventsWritePathSchema`). */
+  const callLone = async (w: CheckedWrite): Promise<Error | undefined> => {
+    const e = w.events[0]!
+    const a = w.aggregates[0]!
+    const [row] = await db.all<{ r: number | string | bigint | null }>(lone, [
+      e.id, e.aggregatorType, e.aggregatorId, e.version, e.name, e.routingKey, e.data, e.metadata, a.expected, Date.now(),
+    ])
+    const r = row?.r ?? null
+    if (r === null) return undefined
+    const found = Number(r)
+    return found < 0
+      ? new InvalidArgumentError(`events[0].id ${JSON.stringify(e.id)} is already stored`)
+      : new InvalidOriginalVersionError({ aggregatorType: a.aggregatorType, aggregatorId: a.aggregatorId, expectedVersion: a.expected, foundVersion: found })
+  }
+
   return async (writes) => {
+    // A lone write (every sequential writer's) has nothing to split.
+    if (writes.length === 1) return call(writes).catch((err: unknown) => [err as Error])
     const outcomes: (Error | undefined)[] = []
     let start = 0
     while (start < writes.length) {

@@ -10,7 +10,7 @@ import type { CheckedWrite } from './validate.js'
  */
 export function sqliteAppender(db: SqliteDatabase): (writes: CheckedWrite[]) => Promise<(Error | undefined)[]> {
   const events = db.table('events')
-  const versionOf = `SELECT max(version) AS v FROM ${events} WHERE aggregator_type = ? AND aggregator_id = ?`
+  const versionOf = `SELECT version FROM ${events} WHERE aggregator_type = ? AND aggregator_id = ? ORDER BY position DESC LIMIT 1`
   const idExists = `SELECT 1 AS x FROM ${events} WHERE id = ?`
   const insert = `INSERT INTO ${events} (id, aggregator_type, aggregator_id, version, name, routing_key, data, metadata, created_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`

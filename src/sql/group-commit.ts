@@ -3,12 +3,19 @@
  * loop after the first submission, and whatever queues while a flush is on disk goes into the next one. A lone
  * writer waits for nothing but its own commit; 32 concurrent writers share one.
  *
+ * A submission chained to the last flush (made by the continuations that flush resolved, before they settle) flushes
+ * on a microtask instead: it cannot be batched with I/O still to come in this turn, since those callbacks run only
+ * after the chain settles, and writers resolved together still queue together before the microtask runs. A
+ * sequential writer thus skips the turn of the event loop, which costs 15–35 µs after a blocking SQLite fsync.
+ *
  * `flush` returns one outcome per item (an error fails that item only); if it throws, every item of the batch fails.
  */
 export class GroupCommit<T> {
   #queue: { item: T; resolve: () => void; reject: (err: unknown) => void }[] = []
   #scheduled = false
   #running = false
+  /** From the end of a flush until the continuations it resolved settle (a `process.nextTick` runs then). */
+  #chained = false
   #idle: (() => void)[] = []
 
   /**
@@ -26,7 +33,8 @@ export class GroupCommit<T> {
       this.#queue.push({ item, resolve, reject })
       if (!this.#scheduled && !this.#running) {
         this.#scheduled = true
-        setImmediate(() => void this.#drain())
+        if (this.#chained) queueMicrotask(() => void this.#drain())
+        else setImmediate(() => void this.#drain())
       }
     })
   }
@@ -55,6 +63,10 @@ export class GroupCommit<T> {
       })
     }
     this.#running = false
+    if (!this.#chained) {
+      this.#chained = true
+      process.nextTick(() => (this.#chained = false))
+    }
     for (const resolve of this.#idle.splice(0)) resolve()
   }
 }

@@ -1,7 +1,7 @@
 import { SchemaVersionError } from '../errors.js'
 import { automergeChunksSchema, automergeSchema } from '../automerge/schema.js'
 import { checkpointsSchema, checkpointThreadsSchema } from '../checkpoints/schema.js'
-import { eventsSchema } from '../events/schema.js'
+import { eventsSchema, eventsWritePathSchema } from '../events/schema.js'
 import { packagesSchema } from '../packages/schema.js'
 import { poisonSchema } from '../poison/schema.js'
 import { quoteIdent, type PostgresDatabase, type SqlDatabase } from './database.js'
@@ -17,23 +17,24 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. Append only: never edit or reorder a released entry. */
-export const MIGRATIONS: readonly Migration[] = [eventsSchema, poisonSchema, packagesSchema, checkpointsSchema, automergeSchema, automergeChunksSchema, checkpointThreadsSchema]
+export const MIGRATIONS: readonly Migration[] = [eventsSchema, poisonSchema, packagesSchema, checkpointsSchema, automergeSchema, automergeChunksSchema, checkpointThreadsSchema, eventsWritePathSchema]
 
 /** Advisory-lock class for migrations, so concurrent openers take turns (`hf` + `mg`). */
 const MIGRATION_LOCK = 0x6866_6d67
 
 /**
  * Creates or migrates the schema, each step once, in one transaction that concurrent openers serialise on (SQLite's
- * write lock, a PostgreSQL advisory lock). A database newer than this build is refused untouched.
+ * write lock, a PostgreSQL advisory lock). A database newer than this build is refused untouched. `migrations` is
+ * for tests that build an older schema.
  */
-export async function migrate(db: SqlDatabase): Promise<void> {
-  const migrations = db.table('migrations')
+export async function migrate(db: SqlDatabase, migrations: readonly Migration[] = MIGRATIONS): Promise<void> {
+  const log = db.table('migrations')
   // The usual open finds the schema current: one read, no write lock (that would queue behind other writers).
   try {
-    const [row] = await db.all<{ v: number | string | null }>(`SELECT max(version) AS v FROM ${migrations}`)
+    const [row] = await db.all<{ v: number | string | null }>(`SELECT max(version) AS v FROM ${log}`)
     const current = Number(row?.v ?? 0)
-    if (current > MIGRATIONS.length) throw new SchemaVersionError(current, MIGRATIONS.length)
-    if (current === MIGRATIONS.length) return
+    if (current > migrations.length) throw new SchemaVersionError(current, migrations.length)
+    if (current === migrations.length) return
   } catch (err) {
     if (err instanceof SchemaVersionError) throw err
     // No migrations table yet: create it below.
@@ -44,15 +45,15 @@ export async function migrate(db: SqlDatabase): Promise<void> {
       await tx.all('SELECT pg_advisory_xact_lock(?, hashtext(?))', [MIGRATION_LOCK, schema])
       await tx.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`)
     }
-    await tx.run(`CREATE TABLE IF NOT EXISTS ${migrations} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
-    const [row] = await tx.all<{ v: number | string | null }>(`SELECT max(version) AS v FROM ${migrations}`)
+    await tx.run(`CREATE TABLE IF NOT EXISTS ${log} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
+    const [row] = await tx.all<{ v: number | string | null }>(`SELECT max(version) AS v FROM ${log}`)
     const current = Number(row?.v ?? 0)
-    if (current > MIGRATIONS.length) throw new SchemaVersionError(current, MIGRATIONS.length)
-    for (let version = current + 1; version <= MIGRATIONS.length; version++) {
-      const m = MIGRATIONS[version - 1]!
+    if (current > migrations.length) throw new SchemaVersionError(current, migrations.length)
+    for (let version = current + 1; version <= migrations.length; version++) {
+      const m = migrations[version - 1]!
       const statements = db.engine === 'postgres' ? m.postgres((n) => db.table(n), (db as PostgresDatabase).schema) : m.sqlite((n) => db.table(n))
       for (const statement of statements) await tx.run(statement)
-      await tx.run(`INSERT INTO ${migrations} (version, name, applied_at) VALUES (?, ?, ?)`, [version, m.name, Date.now()])
+      await tx.run(`INSERT INTO ${log} (version, name, applied_at) VALUES (?, ?, ?)`, [version, m.name, Date.now()])
     }
   })
 }

@@ -58,6 +58,8 @@ export class SqliteDatabase implements SqlDatabase {
       db = new Database(config.path, { timeout: config.busyTimeoutMs })
       db.pragma('journal_mode = WAL')
       db.pragma(`synchronous = ${config.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
+      // 32 MiB of page cache instead of 2: a write to a million-event store touches index pages all over the file.
+      db.pragma('cache_size = -32768')
       return new SqliteDatabase(db, config.synchronous)
     } catch (err) {
       db?.close()
@@ -81,7 +83,7 @@ export class SqliteDatabase implements SqlDatabase {
 
   /** Runs synchronous work with the connection to itself. */
   exclusive<T>(fn: () => T): Promise<T> {
-    return this.#mutex.run(() => {
+    return this.#mutex.runSync(() => {
       try {
         return fn()
       } catch (err) {

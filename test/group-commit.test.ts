@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest'
+import { GroupCommit } from '../src/sql/group-commit.js'
+
+/** A GroupCommit whose flush records each batch and fails the items that are negative. */
+function recording(): { gc: GroupCommit<number>; batches: number[][] } {
+  const batches: number[][] = []
+  const gc = new GroupCommit<number>(async (items) => {
+    batches.push(items)
+    return items.map((n) => (n < 0 ? new Error(`bad ${n}`) : undefined))
+  })
+  return { gc, batches }
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+describe('group commit', () => {
+  it('gives submissions of one turn one flush, and fails only the items the flush fails', async () => {
+    const { gc, batches } = recording()
+    const settled = await Promise.allSettled([1, -2, 3].map((n) => gc.submit(n)))
+    expect(batches).toEqual([[1, -2, 3]])
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+  })
+
+  it('keeps writers that a flush resolved together in one flush when they write again at once', async () => {
+    const { gc, batches } = recording()
+    await Promise.all(
+      Array.from({ length: 32 }, async (_, w) => {
+        for (let i = 0; i < 5; i++) await gc.submit(w)
+      }),
+    )
+    expect(batches.map((b) => b.length)).toEqual([32, 32, 32, 32, 32])
+  })
+
+  it('flushes a sequential writer without waiting for a turn of the event loop', async () => {
+    const { gc, batches } = recording()
+    await gc.submit(0)
+    let turned = false
+    setImmediate(() => (turned = true))
+    for (let i = 1; i <= 100; i++) await gc.submit(i)
+    expect(turned).toBe(false)
+    expect(batches).toHaveLength(101)
+    await turn()
+    expect(turned).toBe(true)
+  })
+
+  it('batches submissions that arrive in separate callbacks of a later turn', async () => {
+    const { gc, batches } = recording()
+    await gc.submit(0)
+    await turn() // the chain settled: what comes next is new I/O
+    const done: Promise<void>[] = []
+    await new Promise<void>((resolve) => {
+      setImmediate(() => done.push(gc.submit(1)))
+      setImmediate(() => {
+        done.push(gc.submit(2))
+        resolve()
+      })
+    })
+    await Promise.all(done)
+    expect(batches).toEqual([[0], [1, 2]])
+  })
+
+  it('resolves idle() only when nothing is queued or in flight', async () => {
+    const { gc, batches } = recording()
+    const writes = [gc.submit(1), gc.submit(2)]
+    await gc.idle()
+    expect(batches).toEqual([[1, 2]])
+    await Promise.all(writes)
+    await gc.idle()
+  })
+})

@@ -36,6 +36,18 @@ function push(d: Todo, item: string): void {
   d.items.push(item)
 }
 
+/** `p` with some methods replaced. */
+function intercept(p: AutomergePersister, methods: Partial<AutomergePersister>): AutomergePersister {
+  return new Proxy(p, {
+    get(target, key) {
+      const own = (methods as Record<PropertyKey, unknown>)[key]
+      if (own !== undefined) return own
+      const value: unknown = Reflect.get(target, key)
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+    },
+  })
+}
+
 function expectSame<T>(a: Automerge.Doc<T>, b: Automerge.Doc<T>): void {
   expect(Automerge.getHeads(a).sort()).toEqual(Automerge.getHeads(b).sort())
   expect(Automerge.toJS(a)).toEqual(Automerge.toJS(b))
@@ -139,6 +151,49 @@ describe.each(backends())('real Automerge documents: $name', (target) => {
     expect(await a2.persister.getPeerIds()).toEqual([])
     await b2.compact([PEER_A])
     expect(await b2.persister.getPeerIds()).toEqual([])
+  })
+
+  it('resolves a change only once every change before it is stored, so a reload holds it', async () => {
+    const real = store.automerge('ordered')
+    // The first write is held back, as a statement can be on a busy pooled connection, until the second change
+    // resolves or 100 ms pass.
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    let calls = 0
+    const held = intercept(real, {
+      insertChanges: async (changes) => {
+        if (calls++ === 0) await gate
+        return real.insertChanges(changes)
+      },
+    })
+    const doc = await PersistentDoc.load<Todo>(held)
+    const first = doc.change((d) => push(d, 'first'))
+    await new Promise((r) => setImmediate(r))
+    const timer = setTimeout(release, 100)
+    await doc.change((d) => push(d, 'second'))
+    release()
+    clearTimeout(timer)
+    expect((await PersistentDoc.load<Todo>(real)).doc.items).toEqual(['first', 'second'])
+    await first
+    expect(calls).toBe(2)
+  })
+
+  it('loads everything when a compaction elsewhere commits between its reads', async () => {
+    const real = store.automerge('compacted-meanwhile')
+    const writer = await PersistentDoc.load<Todo>(real, { compactAfterBytes: Number.POSITIVE_INFINITY })
+    for (let i = 0; i < 5; i++) await writer.change((d) => push(d, `w${i}`))
+    // Whichever read comes first, the writer compacts right after it and before the other read runs.
+    let firstRead: Promise<unknown> | undefined
+    const read = <R>(fn: () => Promise<R>): Promise<R> => {
+      if (firstRead) return firstRead.then(fn)
+      const result = fn()
+      firstRead = result.then(() => writer.compact())
+      return firstRead.then(() => result)
+    }
+    const racing = intercept(real, { getChanges: () => read(() => real.getChanges()), getDocument: () => read(() => real.getDocument()) })
+    const loaded = await PersistentDoc.load<Todo>(racing)
+    expect((await real.sizes()).changes).toBe(0)
+    expect(loaded.doc.items).toEqual(['w0', 'w1', 'w2', 'w3', 'w4'])
   })
 
   it('persists only the new ones among applied changes', async () => {

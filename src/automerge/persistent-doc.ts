@@ -21,9 +21,10 @@ export interface PersistentDocOptions {
  * A real `@automerge/automerge` document kept in an {@link AutomergePersister}: loaded from the compacted document
  * plus the stored changes, every local and received change persisted at its (actor, sequence number) address,
  * compacted atomically (document saved, contained changes removed) when the changes outgrow the threshold, and a sync
- * state per peer. The in-memory document moves first; each method resolves once its changes are durable. A change
- * whose write failed stays in memory and is written again by the next change, {@link PersistentDoc.flush} or
- * compaction.
+ * state per peer. The in-memory document moves first; each method resolves once its changes, and every change made
+ * before them, are durable: writes run one after another (the changes made meanwhile share the next one), because a
+ * stored change whose predecessor is missing cannot be loaded. A change whose write failed stays in memory and is
+ * written again by the next change, {@link PersistentDoc.flush} or compaction.
  */
 export class PersistentDoc<T> {
   readonly #persister: AutomergePersister
@@ -35,8 +36,13 @@ export class PersistentDoc<T> {
   #loaded: Uint8Array[]
   #changeBytes: number
   #documentBytes: number
+  /** Changes whose write failed; the next write carries them first. */
   #failed: Uint8Array[] = []
-  readonly #inflight = new Set<Promise<unknown>>()
+  /** Changes waiting for the next write, and the callers waiting on them. */
+  #queued: Uint8Array[] = []
+  #waiters: { resolve: () => void; reject: (err: unknown) => void }[] = []
+  /** The write loop, while it runs. */
+  #writing: Promise<void> | undefined
   readonly #sync = new Map<string, Automerge.SyncState>()
   #compacting: Promise<void> | undefined
 
@@ -54,7 +60,10 @@ export class PersistentDoc<T> {
     const threshold = options.compactAfterBytes ?? DEFAULT_COMPACT_AFTER
     if (typeof threshold !== 'number' || Number.isNaN(threshold) || threshold < 0)
       throw new InvalidArgumentError(`compactAfterBytes must be a non-negative number, got ${String(threshold)}`)
-    const [document, changes] = await Promise.all([persister.getDocument(), persister.getChanges()])
+    // Changes first, then the document: a compaction elsewhere that commits between the two reads moved changes into
+    // the document read second. The other order (or both at once, on two pooled connections) can miss them.
+    const changes = await persister.getChanges()
+    const document = await persister.getDocument()
     const init = options.actor === undefined ? undefined : { actor: options.actor }
     // One load of the document followed by the change chunks: Automerge orders the changes causally and skips the
     // ones the document holds, and this costs far less than a load and then applyChanges.
@@ -160,9 +169,7 @@ export class PersistentDoc<T> {
 
   /** Waits for every write in flight, writes again any that failed, then flushes the persister. */
   async flush(): Promise<number> {
-    while (this.#inflight.size > 0 || this.#compacting) {
-      await Promise.allSettled([...this.#inflight, this.#compacting])
-    }
+    while (this.#writing || this.#compacting) await Promise.allSettled([this.#writing, this.#compacting])
     await this.#retry()
     return this.#persister.flush()
   }
@@ -202,23 +209,40 @@ export class PersistentDoc<T> {
     if (this.#failed.length > 0) await this.#persist([])
   }
 
+  /** Queues `changes` for the next write; resolves when that write, and every one before it, has committed. */
   #persist(changes: Uint8Array[]): Promise<void> {
-    const batch = this.#failed.length > 0 ? [...this.#failed.splice(0), ...changes] : changes
-    if (batch.length === 0) return Promise.resolve()
-    const stored = batch.map(changeAddress)
-    const write = this.#persister.insertChanges(batch.map((c, i) => [stored[i]!.actor, stored[i]!.seq, c] as const)).then(
-      () => {
-        this.#stored.push(...stored)
-        this.#changeBytes += stored.reduce((n, s) => n + s.bytes, 0)
-        return this.#maybeCompact()
-      },
-      (err: unknown) => {
-        this.#failed.push(...batch)
-        throw err
-      },
-    )
-    this.#inflight.add(write)
-    void write.finally(() => this.#inflight.delete(write)).catch(() => {})
-    return write
+    if (changes.length === 0 && this.#failed.length === 0 && !this.#writing) return Promise.resolve()
+    this.#queued.push(...changes)
+    const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }))
+    this.#writing ??= this.#writeLoop()
+    return done
+  }
+
+  /**
+   * Writes the queued changes, one write at a time so none commits before a change it depends on (PostgreSQL runs
+   * concurrent statements on separate connections, in any order).
+   */
+  async #writeLoop(): Promise<void> {
+    // Changes made in the same synchronous run share the first write.
+    await Promise.resolve()
+    while (this.#waiters.length > 0) {
+      const waiters = this.#waiters.splice(0)
+      const batch = this.#failed.length > 0 ? [...this.#failed.splice(0), ...this.#queued.splice(0)] : this.#queued.splice(0)
+      try {
+        if (batch.length > 0) {
+          const stored = batch.map(changeAddress)
+          await this.#persister.insertChanges(batch.map((c, i) => [stored[i]!.actor, stored[i]!.seq, c] as const))
+          this.#stored.push(...stored)
+          this.#changeBytes += stored.reduce((n, s) => n + s.bytes, 0)
+        }
+      } catch (err) {
+        this.#failed.unshift(...batch)
+        for (const w of waiters) w.reject(err)
+        continue
+      }
+      for (const w of waiters) w.resolve()
+      void this.#maybeCompact()
+    }
+    this.#writing = undefined
   }
 }

@@ -11,7 +11,7 @@ import type { CheckpointSerializer } from './checkpoints/types.js'
 import { InvalidArgumentError } from './errors.js'
 import { MemoryEventStore } from './events/memory-event-store.js'
 import { postgresAppender } from './events/postgres-append.js'
-import { eventsChannel } from './events/schema.js'
+import { postgresListener } from './events/postgres-listen.js'
 import { SqlEventStore } from './events/sql-event-store.js'
 import { sqliteAppender } from './events/sqlite-append.js'
 import { Lifecycle } from './lifecycle.js'
@@ -141,7 +141,7 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: Checkpoint
       ? new SqlEventStore(db, life, { append: sqliteAppender(db as SqliteDatabase) })
       : new SqlEventStore(db, life, {
           append: postgresAppender(db as PostgresDatabase),
-          listen: (fn) => (db as PostgresDatabase).listen(eventsChannel((db as PostgresDatabase).schema), fn),
+          listen: postgresListener(db as PostgresDatabase),
         })
   const automerge = new SqlAutomergeStore(db, life)
   const checkpoints = new SqlCheckpointStore(db, life, serializer)

@@ -157,6 +157,9 @@ export const eventsSchema: Migration = {
  *   array parameters cost ~0.25 ms a call to encode and parse, as much as the insert and its commit; the id check is
  *   the insert's `ON CONFLICT`, since one event is atomic on its own), and `append_batch` in place of `append_events`
  *   (see {@link appendBatchFunction}).
+ * - PostgreSQL: a commit NOTIFYs only while a store listens (a row in `event_listeners`, see `postgres-listen.ts`).
+ *   A NOTIFY takes a database-wide lock at commit: with 32 writers of one insert per commit it cut throughput 3.6×
+ *   (5.2k → 1.4k commits/s), and a sequential writer paid ~7% for wake-ups nobody waited for.
  */
 export const eventsWritePathSchema: Migration = {
   name: 'event store: versions guarded by the append lock; lone and JSON batch appends',
@@ -181,6 +184,7 @@ export const eventsWritePathSchema: Migration = {
     `CREATE INDEX ${t('events_by_routing_key')} ON ${t('events')} (aggregator_type, routing_key, position)`,
   ],
   postgres: (t, schema) => [
+    `CREATE TABLE ${t('event_listeners')} (token TEXT PRIMARY KEY, pid INT NOT NULL, since BIGINT NOT NULL)`,
     `CREATE FUNCTION ${t('append_event')}(
       p_id TEXT, p_type TEXT, p_agg TEXT, p_version BIGINT, p_name TEXT, p_routing TEXT, p_data BYTEA, p_meta BYTEA,
       p_expected BIGINT, p_now BIGINT
@@ -204,7 +208,9 @@ export const eventsWritePathSchema: Migration = {
       IF NOT FOUND THEN
         RETURN -1;
       END IF;
-      PERFORM pg_notify(${quoteLiteral(eventsChannel(schema))}, '');
+      IF EXISTS (SELECT 1 FROM ${t('event_listeners')}) THEN
+        PERFORM pg_notify(${quoteLiteral(eventsChannel(schema))}, '');
+      END IF;
       RETURN NULL;
     END
     $fn$`,
@@ -262,7 +268,7 @@ function appendBatchFunction(t: (name: string) => string, schema: string): strin
         SELECT base + row_number() OVER (ORDER BY x.o), x.i, x.t, x.a, x.v, x.n, x.r, decode(x.d, 'base64'), decode(x.m, 'base64'), p_now
         FROM jsonb_to_recordset(p_events) AS x(w INT, o INT, i TEXT, t TEXT, a TEXT, v BIGINT, n TEXT, r TEXT, d TEXT, m TEXT)
         WHERE NOT (x.w = ANY(bad));
-      IF FOUND THEN
+      IF FOUND AND EXISTS (SELECT 1 FROM ${t('event_listeners')}) THEN
         PERFORM pg_notify(${quoteLiteral(eventsChannel(schema))}, '');
       END IF;
     END

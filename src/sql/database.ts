@@ -31,8 +31,19 @@ export interface PostgresDatabase extends SqlDatabase {
   readonly engine: 'postgres'
   /** The schema holding every table. */
   readonly schema: string
-  /** Calls `fn` on each NOTIFY on `channel`; resolves to a function that stops listening. */
-  listen(channel: string, fn: () => void): Promise<() => Promise<void>>
+  /**
+   * Calls `fn` on each NOTIFY on `channel`; resolves to a function that stops listening. `hooks` run on the listening
+   * connection: `start` after each LISTEN (the first and every one after a reconnect), `stop` before it closes.
+   */
+  listen(channel: string, fn: () => void, hooks?: ListenHooks): Promise<() => Promise<void>>
+}
+
+/** Statements a listener runs on its own connection (see {@link PostgresDatabase.listen}). */
+export interface ListenHooks {
+  /** After LISTEN, before any wake-up that follows it. */
+  start(exec: SqlExecutor): Promise<void>
+  /** Before the connection closes, when the listener stops. */
+  stop(exec: SqlExecutor): Promise<void>
 }
 
 /** Quotes a PostgreSQL identifier. */

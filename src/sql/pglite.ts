@@ -1,4 +1,4 @@
-import { numberedPlaceholders, quoteIdent, type PostgresDatabase, type SqlExecutor } from './database.js'
+import { numberedPlaceholders, quoteIdent, type ListenHooks, type PostgresDatabase, type SqlExecutor } from './database.js'
 import { postgresError } from './postgres-errors.js'
 
 /** The part of a PGlite instance (`@electric-sql/pglite`) Holdfast uses; any instance of it fits. */
@@ -66,11 +66,22 @@ export class PGliteDatabase implements PostgresDatabase {
     }
   }
 
-  async listen(channel: string, fn: () => void): Promise<() => Promise<void>> {
+  async listen(channel: string, fn: () => void, hooks?: ListenHooks): Promise<() => Promise<void>> {
+    let unlisten: () => Promise<void>
     try {
-      return await this.#db.listen(channel, () => fn())
+      unlisten = await this.#db.listen(channel, () => fn())
     } catch (err) {
       throw postgresError(err)
+    }
+    try {
+      await hooks?.start(this.#exec)
+    } catch (err) {
+      await unlisten().catch(() => {})
+      throw err
+    }
+    return async () => {
+      await hooks?.stop(this.#exec).catch(() => {})
+      await unlisten()
     }
   }
 

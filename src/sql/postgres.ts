@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import { StoreUnavailableError } from '../errors.js'
-import { fnv1a, numberedPlaceholders, quoteIdent, type PostgresDatabase, type SqlExecutor } from './database.js'
+import { fnv1a, numberedPlaceholders, quoteIdent, type ListenHooks, type PostgresDatabase, type SqlExecutor } from './database.js'
 import { postgresError } from './postgres-errors.js'
 
 /** How to reach a PostgreSQL server. */
@@ -26,7 +26,7 @@ function prepared(sql: string, params: readonly unknown[]): pg.QueryConfig<unkno
   return { ...named, values: params as unknown[] }
 }
 
-function executor(client: pg.Pool | pg.PoolClient): SqlExecutor {
+function executor(client: pg.Pool | pg.ClientBase): SqlExecutor {
   return {
     async all<R extends object>(sql: string, params: readonly unknown[] = []) {
       try {
@@ -118,7 +118,7 @@ export class PgDatabase implements PostgresDatabase {
     }
   }
 
-  async listen(channel: string, fn: () => void): Promise<() => Promise<void>> {
+  async listen(channel: string, fn: () => void, hooks?: ListenHooks): Promise<() => Promise<void>> {
     let client: pg.Client | undefined
     let stopped = false
     let retry: NodeJS.Timeout | undefined
@@ -131,6 +131,7 @@ export class PgDatabase implements PostgresDatabase {
       c.on('end', () => reconnect())
       await c.connect()
       await c.query(`LISTEN ${quoteIdent(channel)}`)
+      await hooks?.start(executor(c))
       if (stopped) await c.end()
       else client = c
     }
@@ -156,6 +157,7 @@ export class PgDatabase implements PostgresDatabase {
       client = undefined
       if (c) {
         c.removeAllListeners('end')
+        await hooks?.stop(executor(c)).catch(() => {})
         await c.end().catch(() => {})
       }
     }

@@ -225,7 +225,7 @@ export async function postgresReads(report: Report, opts: BenchOptions): Promise
 export async function postgresScale(report: Report, opts: BenchOptions): Promise<void> {
   const openStore = await loadHoldfast()
   const url = await freshDatabase(opts, 'scale')
-  await runScale(report, opts, 'postgres', () => openStore(url), url)
+  await runScale(report, opts, 'postgres', () => openStore(url), url, () => postgresCheckpoint(opts))
 }
 
 /** Leaves no bench database behind. */

@@ -78,7 +78,8 @@ export class SqlCheckpointStore implements CheckpointStore {
     this.#life.check()
     const c = checkCheckpoint(traceId, checkpoint)
     const state = checkSerialized(this.#serializer.serialize(checkpoint.state))
-    await this.#saves.submit({ ...c, traceId, state, at: c.createdAt ?? Date.now(), values })
+    // Spelled out, not spread: see `checkThreadCheckpoint`.
+    await this.#saves.submit({ id: c.id, metadata: c.metadata, parentId: c.parentId, createdAt: c.createdAt, traceId, state, at: c.createdAt ?? Date.now(), values })
   }
 
   /** Resolves when no save is queued. */

@@ -112,7 +112,7 @@ export class SqlThreadStore implements ThreadStore {
     const container = encodeValues(resolveValues(c.checkpoint, c.values, parent))
     await this.#checkpoints.saveWithValues(
       c.threadId,
-      { id: key, state: c.checkpoint, metadata: c.metadata, parentId: parentKey, ...(c.createdAt === undefined ? {} : { createdAt: c.createdAt }) },
+      { id: key, state: c.checkpoint, metadata: c.metadata, parentId: parentKey, createdAt: c.createdAt },
       container,
     )
     // Views into our own container: nothing the caller holds can change them.
@@ -148,7 +148,7 @@ export class SqlThreadStore implements ThreadStore {
     const checked = checkWrites(writes)
     if (checked.length === 0) return
     const key = threadKey(a.threadId, a.namespace, a.checkpointId)
-    await this.#pending.submit(checked.map((w) => ({ ...w, key })))
+    await this.#pending.submit(checked.map((w) => ({ taskId: w.taskId, taskPath: w.taskPath, idx: w.idx, channel: w.channel, value: w.value, key })))
   }
 
   #sqliteWrites(db: SqliteDatabase): (batch: KeyedWrite[][]) => Promise<(Error | undefined)[]> {

@@ -29,10 +29,20 @@ interface Coordinates {
 }
 
 /**
+ * A copy of `o` without `key`, by a loop: V8's object rest and `{ ...o, more }` literals take a slow path here (~1 µs
+ * against ~0.1 for this, on every put and read).
+ */
+function without(o: object, key: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const k in o) if (k !== key && Object.hasOwn(o, k)) out[k] = (o as Record<string, unknown>)[k]
+  return out
+}
+
+/**
  * LangGraph's checkpointer on a Holdfast store (`@langchain/langgraph-checkpoint`'s `BaseCheckpointSaver`): a thread
- * is a trace of the checkpoint store, each checkpoint one of its checkpoints; channel values are stored once per
- * version and shared by the checkpoints that carry it; pending writes are stored with their checkpoint. Every method
- * resolves once its write is durable (a shared commit for concurrent calls).
+ * is a trace of the checkpoint store, each checkpoint one of its checkpoints, whose row holds its whole state (the
+ * channel values it wrote and those it kept from its parent); pending writes are stored with their checkpoint. Every
+ * method resolves once its write is durable (a shared commit for concurrent calls).
  *
  * @example
  * ```ts
@@ -79,7 +89,8 @@ export class HoldfastSaver extends BaseCheckpointSaver {
 
   async put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
     const { threadId, namespace } = coordinates(config, true)!
-    const { channel_values: channelValues, ...rest } = checkpoint
+    const channelValues = checkpoint.channel_values
+    const rest = without(checkpoint, 'channel_values')
     const values = await Promise.all(
       Object.entries(newVersions)
         .filter(([channel]) => Object.hasOwn(channelValues, channel))
@@ -91,9 +102,9 @@ export class HoldfastSaver extends BaseCheckpointSaver {
       namespace,
       checkpointId: checkpoint.id,
       parentId: (config.configurable?.checkpoint_id as string | undefined) || null,
-      checkpoint: rest as Record<string, unknown>,
+      checkpoint: rest,
       metadata: metadata as Record<string, unknown>,
-      ...(Number.isFinite(ts) && ts >= 0 ? { createdAt: ts } : {}),
+      createdAt: Number.isFinite(ts) && ts >= 0 ? ts : undefined,
       values,
     })
     return { configurable: { thread_id: threadId, checkpoint_ns: namespace, checkpoint_id: checkpoint.id } }
@@ -135,7 +146,8 @@ export class HoldfastSaver extends BaseCheckpointSaver {
     const build = (values: unknown[]): CheckpointTuple | Promise<CheckpointTuple> => {
       const channelValues: Record<string, unknown> = {}
       channels.forEach((c, i) => (channelValues[c] = values[i]))
-      const checkpoint = { ...e.checkpoint, channel_values: channelValues } as unknown as Checkpoint
+      const checkpoint = without(e.checkpoint, 'channel_values') as unknown as Checkpoint
+      checkpoint.channel_values = channelValues
       const tuple: CheckpointTuple = {
         config: { configurable: { thread_id: e.threadId, checkpoint_ns: e.namespace, checkpoint_id: e.checkpointId } },
         checkpoint,

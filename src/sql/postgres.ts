@@ -23,7 +23,8 @@ function prepared(sql: string, params: readonly unknown[]): pg.QueryConfig<unkno
     named = { name: `hf_${fnv1a(text)}_${text.length}`, text }
     if (names.size < 1000) names.set(sql, named)
   }
-  return { ...named, values: params as unknown[] }
+  // Not `{ ...named, values }`: a spread followed by more properties costs ~1 µs in V8 here, an explicit literal 0.1.
+  return { name: named.name, text: named.text, values: params as unknown[] }
 }
 
 function executor(client: pg.Pool | pg.ClientBase): SqlExecutor {

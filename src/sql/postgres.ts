@@ -13,6 +13,9 @@ export interface PostgresConfig {
   poolSize: number
 }
 
+/** The driver, imported once per process rather than once per open (see `sqlite.ts`). */
+let driver: Promise<typeof pg> | undefined
+
 const names = new Map<string, { name: string; text: string }>()
 
 /** Named statements are parsed and planned once per connection, not on every call; the name is computed once per text. */
@@ -65,7 +68,7 @@ export class PgDatabase implements PostgresDatabase {
   static async open(config: PostgresConfig): Promise<PgDatabase> {
     let pgModule: typeof pg
     try {
-      pgModule = (await import('pg')).default
+      pgModule = await (driver ??= import('pg').then((m) => m.default))
     } catch (err) {
       throw new StoreUnavailableError('the PostgreSQL backend needs the pg package: npm install pg', { cause: err })
     }

@@ -20,7 +20,7 @@ export async function runScale(
   open: () => Promise<HfStore>,
   /** What the read-all child passes to openStore: the same file or database. */
   target: string,
-  /** Makes the server write back what a bulk load left dirty (PostgreSQL's CHECKPOINT); the kernel's is synced here. */
+  /** The server's own settling after a bulk load (PostgreSQL: VACUUM ANALYZE, CHECKPOINT); the kernel's is synced here. */
   checkpoint: () => Promise<void> = async () => {},
 ): Promise<void> {
   // Each rate is timed after the load before it is on disk: a million-event load leaves hundreds of megabytes dirty,

@@ -65,7 +65,7 @@ describe.runIf(pgUrl)('commit notifications only while a store listens: PostgreS
     const listeners = async (): Promise<number> => Number((await spy.query(`SELECT count(*) AS n FROM "${schema}".event_listeners`)).rows[0].n)
     try {
       // A row left by a connection that is gone (a crashed process) must not make every commit NOTIFY forever.
-      await spy.query(`INSERT INTO "${schema}".event_listeners (token, pid, since) VALUES ('dead', -1, 0)`)
+      await spy.query(`INSERT INTO "${schema}".event_listeners (token, pid) VALUES ('dead', -1)`)
       await writer.events.write([event('quiet', 1)])
       await writer.events.write([event('quiet', 2), event('quiet', 3)])
       await new Promise((r) => setTimeout(r, 200))
@@ -77,7 +77,7 @@ describe.runIf(pgUrl)('commit notifications only while a store listens: PostgreS
       await new Promise((r) => setTimeout(r, 200))
       expect(heard).toBe(0)
 
-      await spy.query(`INSERT INTO "${schema}".event_listeners (token, pid, since) VALUES ('dead', -1, 0)`)
+      await spy.query(`INSERT INTO "${schema}".event_listeners (token, pid) VALUES ('dead', -1)`)
       let wakeUps = 0
       const stop = watcher.events.onCommitted(() => wakeUps++)
       expect(await until(() => wakeUps > 0)).toBe(true)

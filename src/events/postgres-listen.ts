@@ -21,8 +21,8 @@ export function postgresListener(db: PostgresDatabase): (fn: () => void) => Prom
              AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.pid)`,
         )
         await exec.run(
-          `INSERT INTO ${table} (token, pid, since) VALUES (?, pg_backend_pid(), ?) ON CONFLICT (token) DO UPDATE SET pid = excluded.pid`,
-          [token, Date.now()],
+          `INSERT INTO ${table} (token, pid) VALUES (?, pg_backend_pid()) ON CONFLICT (token) DO UPDATE SET pid = excluded.pid`,
+          [token],
         )
         await exec.all(`SELECT 1 AS x FROM pg_advisory_xact_lock(?::int, hashtext(?))`, [APPEND_LOCK, db.schema])
       },

@@ -184,7 +184,7 @@ export const eventsWritePathSchema: Migration = {
     `CREATE INDEX ${t('events_by_routing_key')} ON ${t('events')} (aggregator_type, routing_key, position)`,
   ],
   postgres: (t, schema) => [
-    `CREATE TABLE ${t('event_listeners')} (token TEXT PRIMARY KEY, pid INT NOT NULL, since BIGINT NOT NULL)`,
+    `CREATE TABLE ${t('event_listeners')} (token TEXT PRIMARY KEY, pid INT NOT NULL)`,
     `CREATE FUNCTION ${t('append_event')}(
       p_id TEXT, p_type TEXT, p_agg TEXT, p_version BIGINT, p_name TEXT, p_routing TEXT, p_data BYTEA, p_meta BYTEA,
       p_expected BIGINT, p_now BIGINT

@@ -44,7 +44,8 @@ interface KeyedWrite extends ThreadWrite {
 /** Every id a thread store writes starts like this (a JSON array of strings); plain checkpoints' ids rarely do. */
 const THREAD_IDS: [string, string] = ['["', '[#']
 
-const valuesSize = (m: ValueMap): number => [...m.values()].reduce((n, v) => n + v.value.data.byteLength + 64, 64)
+/** What a cached value map holds on to: its container's bytes, and a little per channel. */
+const cost = (bytes: Uint8Array, values: ValueMap): number => bytes.byteLength + 64 * (values.size + 1)
 
 /** Bytes of recent checkpoints' values kept to resolve the next checkpoint's carried-over channels without a read. */
 const CACHE_BYTES = 16 * 1024 * 1024
@@ -60,8 +61,8 @@ export class SqlThreadStore implements ThreadStore {
   readonly #serializer: CheckpointSerializer
   readonly #t: string
   readonly #writes: string
-  /** Recently saved checkpoints' values by id, oldest first (a Map keeps insertion order): the next saves' parents. */
-  readonly #recent = new Map<string, ValueMap>()
+  /** The values of recent saves that no later save named as parent, by id, oldest first: the next saves' parents. */
+  readonly #recent = new Map<string, { values: ValueMap; cost: number }>()
   #recentBytes = 0
   /** Concurrent `putWrites` share one commit, as saves do. */
   readonly #pending: GroupCommit<KeyedWrite[]>
@@ -108,15 +109,18 @@ export class SqlThreadStore implements ThreadStore {
     const c = checkThreadCheckpoint(checkpoint)
     const key = threadKey(c.threadId, c.namespace, c.checkpointId)
     const parentKey = c.parentId === null ? null : threadKey(c.threadId, c.namespace, c.parentId)
-    const parent = parentKey === null ? null : (this.#recent.get(parentKey) ?? (await this.#readValues(parentKey)))
-    const container = encodeValues(resolveValues(c.checkpoint, c.values, parent))
+    const parent = parentKey === null ? null : (this.#recent.get(parentKey)?.values ?? (await this.#readValues(parentKey)))
+    const { bytes, values } = encodeValues(resolveValues(c.checkpoint, c.values, parent))
     await this.#checkpoints.saveWithValues(
       c.threadId,
       { id: key, state: c.checkpoint, metadata: c.metadata, parentId: parentKey, createdAt: c.createdAt },
-      container,
+      bytes,
     )
+    // A parent seldom gets a second child (a fork reads it back), so the cache holds about one entry per live thread:
+    // fewer live objects for the collector to trace than a cache of every recent save.
+    if (parentKey !== null) this.#forget(parentKey)
     // Views into our own container: nothing the caller holds can change them.
-    this.#remember(key, decodeValues(container))
+    this.#remember(key, values, cost(bytes, values))
   }
 
   /** A checkpoint's values as stored (for a parent not among the recent saves). */
@@ -125,10 +129,10 @@ export class SqlThreadStore implements ThreadStore {
     return row?.channel_values ? decodeValues(asBytes(row.channel_values)) : null
   }
 
-  #remember(key: string, values: ValueMap): void {
+  #remember(key: string, values: ValueMap, bytes: number): void {
     this.#forget(key)
-    this.#recent.set(key, values)
-    this.#recentBytes += valuesSize(values)
+    this.#recent.set(key, { values, cost: bytes })
+    this.#recentBytes += bytes
     for (const k of this.#recent.keys()) {
       if (this.#recentBytes <= CACHE_BYTES || k === key) break
       this.#forget(k)
@@ -139,7 +143,7 @@ export class SqlThreadStore implements ThreadStore {
     const old = this.#recent.get(key)
     if (old === undefined) return
     this.#recent.delete(key)
-    this.#recentBytes -= valuesSize(old)
+    this.#recentBytes -= old.cost
   }
 
   async putWrites(address: ThreadAddress, writes: ThreadWrite[]): Promise<void> {

@@ -39,16 +39,33 @@ export function currentValues(checkpoint: Record<string, unknown>, stored: Value
   return out
 }
 
-/** A value map as bytes: a format byte, then per channel four length-prefixed parts (channel, version, type, data). */
-export function encodeValues(values: ValueMap): Uint8Array {
+/** A value map encoded by {@link encodeValues}: the bytes, and the same map with its data as views into them. */
+export interface EncodedValues {
+  bytes: Uint8Array
+  values: ValueMap
+}
+
+/**
+ * A value map as bytes: a format byte, then per channel four length-prefixed parts (channel, version, type, data).
+ * The map it returns beside them is what {@link decodeValues} would read back, without reading it back.
+ */
+export function encodeValues(values: ValueMap): EncodedValues {
+  // Sized for the worst case (3 bytes per UTF-16 unit) and cut to what was written: no byteLength pass per string.
   let size = 1
-  for (const [channel, { version, value }] of values)
-    size += 16 + Buffer.byteLength(channel) + Buffer.byteLength(version) + Buffer.byteLength(value.type) + value.data.byteLength
+  for (const [channel, { version, value }] of values) size += 16 + 3 * (channel.length + version.length + value.type.length) + value.data.byteLength
   const out = Buffer.allocUnsafe(size)
+  const views: ValueMap = new Map()
   out[0] = FORMAT
   let pos = 1
   const text = (s: string): void => {
-    const n = out.write(s, pos + 4)
+    let i = 0
+    // Channel names, versions and type tags are short and almost always ASCII: a loop beats a call into the encoder.
+    for (; i < s.length; i++) {
+      const c = s.charCodeAt(i)
+      if (c > 0x7f) break
+      out[pos + 4 + i] = c
+    }
+    const n = i === s.length ? i : out.write(s, pos + 4)
     out.writeUInt32BE(n, pos)
     pos += 4 + n
   }
@@ -56,11 +73,13 @@ export function encodeValues(values: ValueMap): Uint8Array {
     text(channel)
     text(version)
     text(value.type)
-    out.writeUInt32BE(value.data.byteLength, pos)
+    const n = value.data.byteLength
+    out.writeUInt32BE(n, pos)
     out.set(value.data, pos + 4)
-    pos += 4 + value.data.byteLength
+    views.set(channel, { version, value: { type: value.type, data: new Uint8Array(out.buffer, out.byteOffset + pos + 4, n) } })
+    pos += 4 + n
   }
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
+  return { bytes: new Uint8Array(out.buffer, out.byteOffset, pos), values: views }
 }
 
 /** The value map in `bytes` (made by {@link encodeValues}); data are views into `bytes`. */

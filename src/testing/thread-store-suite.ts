@@ -75,6 +75,18 @@ export function runThreadStoreSuite(target: ConformanceTarget): void {
       expect((await threads.get('t', ''))!.values).toEqual({ a: value('two'), b: value('b2') })
     })
 
+    it("keeps the parent's values for every child of a fork, whatever the caller does with its buffers after a put", async () => {
+      const one = value('one')
+      await threads.put(checkpoint('f', 'c1', { checkpoint: versions({ a: 1, b: 1 }), values: [{ channel: 'a', version: 1, value: one }, val('b', 1, 'b1')] }))
+      one.data.fill(0x78)
+      await threads.put(checkpoint('f', 'c2', { parentId: 'c1', checkpoint: versions({ a: 1, b: 2 }), values: [val('b', 2, 'b2')] }))
+      await threads.put(checkpoint('f', 'c2b', { parentId: 'c1', checkpoint: versions({ a: 1, b: 1 }) })) // a second child of c1
+      await threads.put(checkpoint('f', 'c3', { parentId: 'c2b', checkpoint: versions({ a: 1, b: 3 }), values: [val('b', 3, 'b3')] }))
+      expect((await threads.get('f', '', 'c2'))!.values).toEqual({ a: value('one'), b: value('b2') })
+      expect((await threads.get('f', '', 'c2b'))!.values).toEqual({ a: value('one'), b: value('b1') })
+      expect((await threads.get('f', ''))!.values).toEqual({ a: value('one'), b: value('b3') })
+    })
+
     it('keeps the first pending write of a (task, index), replaces special (negative) ones, and orders them by path, task and index by code point', async () => {
       const address = { threadId: 't', namespace: '', checkpointId: 'c1' }
       await threads.put(checkpoint('t', 'c1'))

@@ -47,7 +47,7 @@ const THREAD_IDS: [string, string] = ['["', '[#']
 /** What a cached value map holds on to: its container's bytes, and a little per channel. */
 const cost = (bytes: Uint8Array, values: ValueMap): number => bytes.byteLength + 64 * (values.size + 1)
 
-/** Bytes of recent checkpoints' values kept to resolve the next checkpoint's carried-over channels without a read. */
+/** Most bytes of values cached to resolve the next checkpoints' carried-over channels without a read. */
 const CACHE_BYTES = 16 * 1024 * 1024
 
 /**
@@ -129,10 +129,10 @@ export class SqlThreadStore implements ThreadStore {
     return row?.channel_values ? decodeValues(asBytes(row.channel_values)) : null
   }
 
-  #remember(key: string, values: ValueMap, bytes: number): void {
+  #remember(key: string, values: ValueMap, size: number): void {
     this.#forget(key)
-    this.#recent.set(key, { values, cost: bytes })
-    this.#recentBytes += bytes
+    this.#recent.set(key, { values, cost: size })
+    this.#recentBytes += size
     for (const k of this.#recent.keys()) {
       if (this.#recentBytes <= CACHE_BYTES || k === key) break
       this.#forget(k)

@@ -43,6 +43,43 @@ describe('group commit', () => {
     expect(turned).toBe(true)
   })
 
+  it('flushes a sequential writer at once, inside submit, when its flush commits synchronously', async () => {
+    const batches: number[][] = []
+    const gc = new GroupCommit<number>((items) => {
+      batches.push(items)
+      if (items.includes(13)) throw new Error('disk full')
+      return items.map((n) => (n < 0 ? new Error(`bad ${n}`) : undefined))
+    })
+    await gc.submit(0) // the first of a chain waits for its turn
+    for (let i = 1; i <= 20; i++) {
+      const done = gc.submit(i === 7 ? -7 : i)
+      expect(batches).toHaveLength(i + 1) // already flushed, before any await
+      if (i === 7) await expect(done).rejects.toThrow('bad -7')
+      else if (i === 13) await expect(done).rejects.toThrow('disk full')
+      else await done
+    }
+    expect(batches.map((b) => b.length)).toEqual(Array(21).fill(1))
+    // Writers resolved together by one flush still queue together: a lone writer's path is only for lone writers.
+    const { gc: shared, batches: seen } = recording()
+    await Promise.all(Array.from({ length: 4 }, async (_, w) => { for (let i = 0; i < 3; i++) await shared.submit(w) }))
+    expect(seen.map((b) => b.length)).toEqual([4, 4, 4])
+  })
+
+  it('lets the event loop run after 10 ms of a sequential writer', async () => {
+    const gc = new GroupCommit<number>((items) => {
+      const until = performance.now() + 0.5
+      while (performance.now() < until); // a commit's fsync, blocking like better-sqlite3's
+      return items.map(() => undefined)
+    })
+    await gc.submit(0)
+    let turned = false
+    setImmediate(() => (turned = true))
+    const start = performance.now()
+    while (!turned && performance.now() - start < 200) await gc.submit(1)
+    expect(turned).toBe(true)
+    expect(performance.now() - start).toBeLessThan(100)
+  })
+
   it('batches submissions that arrive in separate callbacks of a later turn', async () => {
     const { gc, batches } = recording()
     await gc.submit(0)

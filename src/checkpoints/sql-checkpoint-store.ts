@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../errors.js'
 import type { Lifecycle } from '../lifecycle.js'
 import type { SqlDatabase } from '../sql/database.js'
-import { GroupCommit } from '../sql/group-commit.js'
+import { GroupCommit, type Outcomes } from '../sql/group-commit.js'
 import type { SqliteDatabase } from '../sql/sqlite.js'
 import { asBytes, assertKey } from '../validate.js'
 import type { Checkpoint, CheckpointSerializer, CheckpointStore, StoredCheckpoint, TraceSummary } from './types.js'
@@ -97,7 +97,7 @@ export class SqlCheckpointStore implements CheckpointStore {
   }
 
   /** SQLite: the batch's upserts in one transaction; an upsert refused by the trace guard fails only its caller. */
-  #sqliteBatch(db: SqliteDatabase): (saves: Save[]) => Promise<(Error | undefined)[]> {
+  #sqliteBatch(db: SqliteDatabase): (saves: Save[]) => Outcomes | Promise<Outcomes> {
     const run = (): ((s: Save) => Error | undefined) => {
       const upsert = db.statement(this.#upsert)
       const owner = db.statement(`SELECT trace_id FROM ${this.#t} WHERE id = ?`).pluck()
@@ -107,7 +107,7 @@ export class SqlCheckpointStore implements CheckpointStore {
           : undefined
     }
     // A lone save is one statement: its own transaction, without a BEGIN and a COMMIT to run.
-    return (saves) => (saves.length === 1 ? db.exclusive(() => [run()(saves[0]!)]) : db.immediate(() => saves.map(run())))
+    return (saves) => (saves.length === 1 ? db.exclusiveNow(() => [run()(saves[0]!)]) : db.immediate(() => saves.map(run())))
   }
 
   /**

@@ -1,14 +1,23 @@
+/** One outcome per item of a flush: `undefined` when it committed, its own error otherwise. */
+export type Outcomes = (Error | undefined)[]
+
+/** How long a sequential writer may keep the event loop waiting (see {@link GroupCommit}), in ms. */
+const CHAIN_MS = 10
+
 /**
  * Batches concurrent submissions into shared flushes without a timer: a flush starts on the next turn of the event
  * loop after the first submission, and whatever queues while a flush is on disk goes into the next one. A lone
  * writer waits for nothing but its own commit; 32 concurrent writers share one.
  *
- * A submission chained to the last flush (made by the continuations that flush resolved, before they settle) flushes
- * on a microtask instead: it cannot be batched with I/O still to come in this turn, since those callbacks run only
- * after the chain settles, and writers resolved together still queue together before the microtask runs. A
- * sequential writer thus skips the turn of the event loop, which costs 15–35 µs after a blocking SQLite fsync.
+ * A submission chained to the last flush (made by the continuations that flush resolved, before they settle) does not
+ * wait for a turn of the event loop, which costs 15–35 µs after a blocking SQLite fsync: it cannot be batched with I/O
+ * still to come in this turn, since those callbacks run only after the chain settles. If that flush held several
+ * items, the submission flushes on a microtask, so that writers resolved together still queue together; if it held
+ * one (a sequential writer), a synchronous flush runs at once, inside `submit`. A chain yields to the event loop after
+ * {@link CHAIN_MS}, so a tight loop of writes cannot hold off timers and I/O for longer.
  *
- * `flush` returns one outcome per item (an error fails that item only); if it throws, every item of the batch fails.
+ * `flush` returns one outcome per item (an error fails that item only), as a promise or, when it committed
+ * synchronously, as is; if it throws, every item of the batch fails.
  */
 export class GroupCommit<T> {
   #queue: { item: T; resolve: () => void; reject: (err: unknown) => void }[] = []
@@ -16,6 +25,10 @@ export class GroupCommit<T> {
   #running = false
   /** From the end of a flush until the continuations it resolved settle (a `process.nextTick` runs then). */
   #chained = false
+  /** When the current chain began (`performance.now()`). */
+  #chainStart = 0
+  /** Items in the last flush. */
+  #lastSize = 0
   #idle: (() => void)[] = []
 
   /**
@@ -23,17 +36,19 @@ export class GroupCommit<T> {
    * @param maxItems - most items in one flush
    */
   constructor(
-    private readonly flush: (items: T[]) => Promise<(Error | undefined)[]>,
+    private readonly flush: (items: T[]) => Promise<Outcomes> | Outcomes,
     private readonly maxItems = 1024,
   ) {}
 
   /** Queues `item`; resolves when its flush committed it, rejects with its own error otherwise. */
   submit(item: T): Promise<void> {
+    const chained = this.#chained && performance.now() - this.#chainStart < CHAIN_MS
+    if (chained && this.#lastSize === 1 && !this.#scheduled && !this.#running) return this.#now(item)
     return new Promise((resolve, reject) => {
       this.#queue.push({ item, resolve, reject })
       if (!this.#scheduled && !this.#running) {
         this.#scheduled = true
-        if (this.#chained) queueMicrotask(() => void this.#drain())
+        if (chained) queueMicrotask(() => void this.#drain())
         else setImmediate(() => void this.#drain())
       }
     })
@@ -45,12 +60,48 @@ export class GroupCommit<T> {
     return new Promise((resolve) => this.#idle.push(resolve))
   }
 
+  /** A lone item flushed at once: its outcome as a settled promise if the flush was synchronous. */
+  #now(item: T): Promise<void> {
+    let outcomes: Promise<Outcomes> | Outcomes
+    try {
+      outcomes = this.flush([item])
+    } catch (err) {
+      this.#settled(1)
+      return Promise.reject(err as Error)
+    }
+    if (!(outcomes instanceof Promise)) {
+      this.#settled(1)
+      const err = outcomes[0]
+      return err ? Promise.reject(err) : Promise.resolve()
+    }
+    // The connection was busy: this flush waits its turn like any other, and later submissions queue behind it.
+    this.#running = true
+    return outcomes.then(
+      (o) => {
+        this.#afterAsync()
+        if (o[0]) throw o[0]
+      },
+      (err: unknown) => {
+        this.#afterAsync()
+        throw err
+      },
+    )
+  }
+
+  #afterAsync(): void {
+    this.#running = false
+    this.#settled(1)
+    if (this.#queue.length > 0) void this.#drain()
+  }
+
   async #drain(): Promise<void> {
     this.#scheduled = false
     this.#running = true
+    let size = 0
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.maxItems)
-      let outcomes: (Error | undefined)[]
+      size = batch.length
+      let outcomes: Outcomes
       try {
         outcomes = await this.flush(batch.map((b) => b.item))
       } catch (err) {
@@ -63,10 +114,17 @@ export class GroupCommit<T> {
       })
     }
     this.#running = false
+    this.#settled(size)
+  }
+
+  /** After a flush of `size` items: the continuations it resolved are a chain until they settle. */
+  #settled(size: number): void {
+    this.#lastSize = size
     if (!this.#chained) {
       this.#chained = true
+      this.#chainStart = performance.now()
       process.nextTick(() => (this.#chained = false))
     }
-    for (const resolve of this.#idle.splice(0)) resolve()
+    if (!this.#running && !this.#scheduled && this.#queue.length === 0) for (const resolve of this.#idle.splice(0)) resolve()
   }
 }

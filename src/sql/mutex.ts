@@ -19,6 +19,11 @@ export class Mutex {
     }
   }
 
+  /** Whether a caller holds the lock. */
+  get locked(): boolean {
+    return this.#locked
+  }
+
   /**
    * Runs synchronous `fn` at once when nothing holds the lock (no other work can interleave with synchronous work,
    * so there is nothing to take), else after the holders; saves the hops through the queue on every statement.

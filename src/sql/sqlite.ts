@@ -86,13 +86,23 @@ export class SqliteDatabase implements SqlDatabase {
 
   /** Runs synchronous work with the connection to itself. */
   exclusive<T>(fn: () => T): Promise<T> {
-    return this.#mutex.runSync(() => {
-      try {
-        return fn()
-      } catch (err) {
-        throw sqliteError(err)
-      }
-    })
+    return this.#mutex.runSync(() => this.#guarded(fn))
+  }
+
+  /**
+   * {@link exclusive} without a promise when the connection is free: runs `fn` at once and returns its result (or
+   * throws); a promise only when an async transaction holds the connection. The group commits' lone-writer path.
+   */
+  exclusiveNow<T>(fn: () => T): T | Promise<T> {
+    return this.#mutex.locked ? this.exclusive(fn) : this.#guarded(fn)
+  }
+
+  #guarded<T>(fn: () => T): T {
+    try {
+      return fn()
+    } catch (err) {
+      throw sqliteError(err)
+    }
   }
 
   /**

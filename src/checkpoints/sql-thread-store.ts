@@ -121,18 +121,19 @@ export class SqlThreadStore implements ThreadStore {
 
   #save(c: ThreadCheckpointInput, key: string, parentKey: string | null, parent: ValueMap | null): Promise<void> {
     const { bytes, values } = encodeValues(resolveValues(c.checkpoint, c.values, parent))
+    // Cached before the commit (a child's put racing it takes the values being committed), dropped if it fails: the
+    // commit's fsync leaves the CPU's caches cold, so work after it costs twice what it does before. A parent seldom
+    // gets a second child (a fork reads it back), so the cache holds about one entry per live thread: fewer live
+    // objects for the collector to trace than a cache of every recent save.
+    if (parentKey !== null) this.#forget(parentKey)
+    // Views into our own container: nothing the caller holds can change them.
+    const entry = { values, cost: cost(bytes, values) }
+    this.#remember(key, entry)
     const saved = this.#checkpoints.saveWithValues(
       c.threadId,
       { id: key, state: c.checkpoint, metadata: c.metadata, parentId: parentKey, createdAt: c.createdAt },
       bytes,
     )
-    // Cached before the commit resolves (a child's put racing it takes the values being committed), dropped if it
-    // fails. A parent seldom gets a second child (a fork reads it back), so the cache holds about one entry
-    // per live thread: fewer live objects for the collector to trace than a cache of every recent save.
-    if (parentKey !== null) this.#forget(parentKey)
-    // Views into our own container: nothing the caller holds can change them.
-    const entry = { values, cost: cost(bytes, values) }
-    this.#remember(key, entry)
     saved.catch(() => this.#recent.get(key) === entry && this.#forget(key))
     return saved
   }

@@ -74,7 +74,7 @@ export class GroupCommit<T> {
       const err = outcomes[0]
       return err ? Promise.reject(err) : Promise.resolve()
     }
-    // The connection was busy: this flush waits its turn like any other, and later submissions queue behind it.
+    // An async flush (PostgreSQL, or a SQLite connection held by a transaction): later submissions queue behind it.
     this.#running = true
     return outcomes.then(
       (o) => {

@@ -12,9 +12,16 @@
 // writer per thread all at once; reads run on 20 threads 50 checkpoints deep where every checkpoint but the newest
 // carries its task's writes (as after a finished run), and `list` reads the newest 10 of one thread.
 //
+// The graph rows run LangGraph's own loop (`@langchain/langgraph`, the project's version, on either saver): a
+// StateGraph whose one node updates `messages` and `step` (as above, `context` set by the input), looping for 10
+// supersteps per `invoke`, each invoke on a new thread, one at a time. Per invoke that is a `getTuple`, 11 `put`s and 10
+// `putWrites`, made as LangGraph makes them: with durability `async` (its default) the loop goes on while they are
+// saved and `invoke` resolves once all are; with `sync` each superstep waits for its saves.
+//
 // Durability: Holdfast at its default, synchronous=FULL. SqliteSaver's connection is set to FULL for every target
 // row (better-sqlite3's WAL default is NORMAL: no fsync per commit); its default is reported beside the write rows,
 // without a target. PostgreSQL: both at the server's synchronous_commit=on, pools of 10.
+import type { BaseCheckpointSaver } from '@langchain/langgraph-checkpoint'
 import { removeDb, tempDbPath, compare, type BenchOptions, type Contender, type LoopSpec } from './lib.js'
 import {
   loadLangGraphPostgres,
@@ -29,6 +36,8 @@ import { freshDatabase } from './postgres.js'
 import { out, type Report } from './report.js'
 
 const THREADS = 20
+/** Supersteps per `invoke` of the graph rows. */
+const STEPS = 10
 /** Checkpoints per thread before the reads: a thread that ran a while, so the newest is not the only one. */
 const DEPTH = 50
 const LIST_LIMIT = 10
@@ -108,6 +117,29 @@ function writesWriter(saver: LgSaver, lib: Lib): Promise<LoopSpec['op']> {
   const threads = newThreads(lib)
   let next = 0
   return Promise.all(threads.map((t) => put(saver, lib, t))).then(() => () => putWrites(saver, lib, threads[next++ % THREADS]!))
+}
+
+/** LangGraph's loop on `saver`: one `invoke` of {@link STEPS} supersteps on a new thread; moves STEPS rows. */
+async function graphRunner(saver: LgSaver, durability: 'async' | 'sync'): Promise<LoopSpec['op']> {
+  const { Annotation, END, START, StateGraph } = await import('@langchain/langgraph')
+  const State = Annotation.Root({
+    messages: Annotation<unknown[]>,
+    step: Annotation<number>,
+    context: Annotation<typeof CONTEXT>,
+  })
+  const graph = new StateGraph(State)
+    .addNode('agent', (s) => ({ messages: messages(s.step), step: s.step + 1 }))
+    .addEdge(START, 'agent')
+    .addConditionalEdges('agent', (s) => (s.step < STEPS ? 'agent' : END))
+    // Either saver, seen through the structural LgSaver; LangGraph calls only BaseCheckpointSaver's methods.
+    .compile({ checkpointer: saver as unknown as BaseCheckpointSaver })
+  let next = 0
+  return async () => {
+    const thread_id = `graph-${next++}`
+    const state = await graph.invoke({ messages: [], step: 0, context: CONTEXT }, { configurable: { thread_id }, durability })
+    check(state.step === STEPS, `invoke(${thread_id}) ended at step ${state.step}, not ${STEPS}`)
+    return STEPS
+  }
 }
 
 /** 50 supersteps per thread, the threads loaded side by side: each step's task writes, then the next checkpoint. */
@@ -224,6 +256,7 @@ async function loadHoldfastSaver(): Promise<{ lib: Lib; open: (url: string) => P
 // Groups
 
 const seq = { warmupOps: 20 }
+const graphs = { unit: 'steps/s' as const, warmupOps: 3, note: `${STEPS} supersteps per invoke, a new thread each` }
 const c20 = { concurrency: THREADS, warmupOps: 1 }
 const reads = { unit: 'reads/s' as const, warmupOps: 20, note: `${THREADS} threads of ${DEPTH} checkpoints` }
 const lists = { unit: 'rows/s' as const, warmupOps: 5, note: `rows = checkpoints returned, ${LIST_LIMIT} per call` }
@@ -233,6 +266,8 @@ const WRITES = [
   { key: 'put', spec: seq, label: 'put, sequential', op: (s: LgSaver, lib: Lib) => writer(s, lib, false, put) },
   { key: 'put20', spec: c20, label: `put, ${THREADS} threads at once`, op: (s: LgSaver, lib: Lib) => writer(s, lib, true, put) },
   { key: 'writes', spec: seq, label: 'putWrites, sequential', op: writesWriter },
+  { key: 'graph-async', spec: graphs, label: 'StateGraph invoke, durability async', op: (s: LgSaver) => graphRunner(s, 'async') },
+  { key: 'graph-sync', spec: graphs, label: 'StateGraph invoke, durability sync', op: (s: LgSaver) => graphRunner(s, 'sync') },
 ] as const
 /** The read workloads, on one loaded saver per side. */
 const READS = [

@@ -2,7 +2,7 @@
 import { mkdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import type { Report, Unit } from './report.js'
+import { perRow, type Report, type Unit } from './report.js'
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 export const ROOT_DIR = dirname(BENCH_DIR)
@@ -203,7 +203,7 @@ export async function compare(
           op: o.op,
         })
         const t = o.total
-        ;(t.rounds ??= []).push(o.c.unit === 'rows/s' ? m.rowsPerSec : m.opsPerSec)
+        ;(t.rounds ??= []).push(o.c.unit && perRow(o.c.unit) ? m.rowsPerSec : m.opsPerSec)
         t.ops += m.ops
         t.rows += m.rows
         t.errors += m.errors

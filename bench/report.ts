@@ -4,7 +4,10 @@ import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { BENCH_DIR, type Measurement } from './lib.js'
 
-export type Unit = 'writes/s' | 'reads/s' | 'rows/s'
+export type Unit = 'writes/s' | 'reads/s' | 'rows/s' | 'steps/s'
+
+/** Whether a unit counts what an op moved (rows, supersteps) rather than ops. */
+export const perRow = (unit: Unit): boolean => unit === 'rows/s' || unit === 'steps/s'
 
 export interface WorkloadResult {
   id: string
@@ -47,7 +50,7 @@ export class Report {
       id,
       label,
       unit,
-      value: unit === 'rows/s' ? m.rowsPerSec : m.opsPerSec,
+      value: perRow(unit) ? m.rowsPerSec : m.opsPerSec,
       ops: m.ops,
       rows: m.rows,
       seconds: m.seconds,

@@ -65,6 +65,32 @@ describe('group commit', () => {
     expect(seen.map((b) => b.length)).toEqual([4, 4, 4])
   })
 
+  it('lets a gathering submission share its flush with what its caller submits next, and keeps the chain', async () => {
+    const batches: number[][] = []
+    const gc = new GroupCommit<number>((items) => {
+      batches.push(items)
+      return items.map((n) => (n < 0 ? new Error(`bad ${n}`) : undefined))
+    })
+    await gc.submit(0)
+    let turned = false
+    setImmediate(() => (turned = true))
+    for (let i = 1; i <= 30; i += 3) {
+      // A superstep's writes, then its checkpoint once an already settled promise resolves (LangGraph's order).
+      const writes = gc.submit(i, true)
+      expect(batches.flat()).not.toContain(i) // not flushed inside submit
+      const checkpoint = Promise.resolve().then(() => gc.submit(i + 1))
+      const bad = gc.submit(-(i + 2), true)
+      await expect(bad).rejects.toThrow(`bad ${-(i + 2)}`)
+      await Promise.all([writes, checkpoint])
+    }
+    expect(batches.slice(1).map((b) => b.length)).toEqual(Array(10).fill(3))
+    // Flushed on ticks, yet each flush chained to the last: no turn of the event loop in between.
+    expect(turned).toBe(false)
+    for (let i = 0; i < 20; i++) await gc.submit(i, true)
+    expect(turned).toBe(false)
+    expect(batches).toHaveLength(31)
+  })
+
   it('lets the event loop run after 10 ms of a sequential writer', async () => {
     const gc = new GroupCommit<number>((items) => {
       const until = performance.now() + 0.5

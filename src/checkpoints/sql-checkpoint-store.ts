@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../errors.js'
 import type { Lifecycle } from '../lifecycle.js'
 import type { SqlDatabase } from '../sql/database.js'
 import { GroupCommit, type Outcomes } from '../sql/group-commit.js'
-import type { SqliteDatabase } from '../sql/sqlite.js'
+import { sqliteError, type SqliteDatabase } from '../sql/sqlite.js'
 import { asBytes, assertKey } from '../validate.js'
 import type { Checkpoint, CheckpointSerializer, CheckpointStore, StoredCheckpoint, TraceSummary } from './types.js'
 import { checkCheckpoint, checkKeep, checkSerialized, checkTraceArgs, type CheckedCheckpoint } from './validate.js'
@@ -28,6 +28,19 @@ interface Save extends CheckedCheckpoint {
 }
 
 /**
+ * Other work committed in the transaction of a flush of saves (SQLite): a thread's pending writes, so that writes and
+ * a checkpoint made together (as a LangGraph superstep makes them) share one commit, one fsync. `run` throws to fail
+ * itself only; it runs inside the flush's transaction or, alone, as its own.
+ * @internal
+ */
+export interface Rider {
+  readonly rider: () => void
+}
+
+/** What a flush commits: saves, and riders. */
+type Job = Save | Rider
+
+/**
  * The checkpoint store on any {@link SqlDatabase}. `seq` (a rowid on SQLite, an identity on PostgreSQL) is assigned
  * at first save and kept by re-saves, so a trace's order is the order of first saves, never the clock.
  */
@@ -38,7 +51,7 @@ export class SqlCheckpointStore implements CheckpointStore {
   readonly #t: string
 
   /** Concurrent saves share one commit (one fsync), as appends do. */
-  readonly #saves: GroupCommit<Save>
+  readonly #saves: GroupCommit<Job>
   /** Insert, or replace in place (keeping seq, and createdAt unless given) only within the same trace. */
   readonly #upsert: string
 
@@ -53,7 +66,10 @@ export class SqlCheckpointStore implements CheckpointStore {
          channel_values = excluded.channel_values,
          created_at = CASE WHEN ? = 1 THEN excluded.created_at ELSE ${this.#t}.created_at END
        WHERE ${this.#t}.trace_id = excluded.trace_id`
-    this.#saves = new GroupCommit(db.engine === 'sqlite' ? this.#sqliteBatch(db as SqliteDatabase) : (saves) => this.#postgresBatch(saves), 256)
+    this.#saves = new GroupCommit<Job>(
+      db.engine === 'sqlite' ? this.#sqliteBatch(db as SqliteDatabase) : (saves) => this.#postgresBatch(saves as Save[]),
+      256,
+    )
   }
 
   #load(r: Row): StoredCheckpoint {
@@ -87,6 +103,14 @@ export class SqlCheckpointStore implements CheckpointStore {
     }
   }
 
+  /**
+   * Commits `rider` with the next flush of saves. SQLite only: PostgreSQL's flushes are single statements.
+   * @internal The write path of {@link SqlThreadStore.putWrites}.
+   */
+  commitWith(rider: Rider): Promise<void> {
+    return this.#saves.submit(rider, true)
+  }
+
   /** Resolves when no save is queued. */
   close(): Promise<void> {
     return this.#saves.idle()
@@ -97,17 +121,26 @@ export class SqlCheckpointStore implements CheckpointStore {
   }
 
   /** SQLite: the batch's upserts in one transaction; an upsert refused by the trace guard fails only its caller. */
-  #sqliteBatch(db: SqliteDatabase): (saves: Save[]) => Outcomes | Promise<Outcomes> {
-    const run = (): ((s: Save) => Error | undefined) => {
+  #sqliteBatch(db: SqliteDatabase): (jobs: Job[]) => Outcomes | Promise<Outcomes> {
+    const run = (): ((j: Job) => Error | undefined) => {
       const upsert = db.statement(this.#upsert)
       const owner = db.statement(`SELECT trace_id FROM ${this.#t} WHERE id = ?`).pluck()
-      return (s) =>
-        upsert.run(s.id, s.traceId, s.state, s.metadata, s.parentId, s.at, s.values, s.createdAt === undefined ? 0 : 1).changes === 0
-          ? this.#refused(s, owner.get(s.id) as string | undefined)
+      return (j) => {
+        if ('rider' in j) {
+          try {
+            j.rider()
+            return undefined
+          } catch (err) {
+            return sqliteError(err) as Error
+          }
+        }
+        return upsert.run(j.id, j.traceId, j.state, j.metadata, j.parentId, j.at, j.values, j.createdAt === undefined ? 0 : 1).changes === 0
+          ? this.#refused(j, owner.get(j.id) as string | undefined)
           : undefined
+      }
     }
-    // A lone save is one statement: its own transaction, without a BEGIN and a COMMIT to run.
-    return (saves) => (saves.length === 1 ? db.exclusiveNow(() => [run()(saves[0]!)]) : db.immediate(() => saves.map(run())))
+    // A lone job is its own transaction, without a BEGIN and a COMMIT to run: a save is one statement.
+    return (jobs) => (jobs.length === 1 ? db.exclusiveNow(() => [run()(jobs[0]!)]) : db.immediate(() => jobs.map(run())))
   }
 
   /**

@@ -1,9 +1,9 @@
 import type { Lifecycle } from '../lifecycle.js'
 import type { SqlDatabase } from '../sql/database.js'
-import { GroupCommit, type Outcomes } from '../sql/group-commit.js'
+import { GroupCommit } from '../sql/group-commit.js'
 import type { SqliteDatabase } from '../sql/sqlite.js'
 import { asBytes, assertKey } from '../validate.js'
-import type { SqlCheckpointStore } from './sql-checkpoint-store.js'
+import type { Rider, SqlCheckpointStore } from './sql-checkpoint-store.js'
 import type { CheckpointSerializer } from './types.js'
 import type { ThreadAddress, ThreadCheckpointInput, ThreadEntry, ThreadQuery, ThreadStore, ThreadWrite } from './thread-types.js'
 import {
@@ -64,8 +64,10 @@ export class SqlThreadStore implements ThreadStore {
   /** The values of recent saves that no later save named as parent, by id, oldest first: the next saves' parents. */
   readonly #recent = new Map<string, { values: ValueMap; cost: number }>()
   #recentBytes = 0
-  /** Concurrent `putWrites` share one commit, as saves do. */
+  /** PostgreSQL: concurrent `putWrites` share one commit, as saves do. */
   readonly #pending: GroupCommit<KeyedWrite[]>
+  /** SQLite: a call's writes as work for the saves' next commit (see {@link Rider}). */
+  readonly #rider: ((writes: KeyedWrite[]) => Rider) | undefined
   readonly #upsertWrite: string
   readonly #select: string
   readonly #latest: string
@@ -96,7 +98,8 @@ export class SqlThreadStore implements ThreadStore {
     this.#latest = `${this.#select} WHERE trace_id = ? AND id >= ? AND id < ? ORDER BY seq DESC LIMIT 1`
     this.#byId = `${this.#select} WHERE id = ? AND trace_id = ?`
     this.#read = db.engine === 'sqlite' ? this.#sqliteRead(db as SqliteDatabase) : (sql, params) => this.#postgresRead(sql, params)
-    this.#pending = new GroupCommit(db.engine === 'sqlite' ? this.#sqliteWrites(db as SqliteDatabase) : (batch) => this.#postgresWrites(batch), 256)
+    this.#pending = new GroupCommit((batch) => this.#postgresWrites(batch), 256)
+    this.#rider = db.engine === 'sqlite' ? this.#sqliteRider(db as SqliteDatabase) : undefined
   }
 
   /** Resolves when no pending write is queued. */
@@ -167,29 +170,22 @@ export class SqlThreadStore implements ThreadStore {
     const checked = checkWrites(writes)
     if (checked.length === 0) return
     const key = threadKey(a.threadId, a.namespace, a.checkpointId)
-    await this.#pending.submit(checked.map((w) => ({ taskId: w.taskId, taskPath: w.taskPath, idx: w.idx, channel: w.channel, value: w.value, key })))
+    const keyed = checked.map((w) => ({ taskId: w.taskId, taskPath: w.taskPath, idx: w.idx, channel: w.channel, value: w.value, key }))
+    await (this.#rider ? this.#checkpoints.commitWith(this.#rider(keyed)) : this.#pending.submit(keyed))
   }
 
-  #sqliteWrites(db: SqliteDatabase): (batch: KeyedWrite[][]) => Outcomes | Promise<Outcomes> {
+  #sqliteRider(db: SqliteDatabase): (writes: KeyedWrite[]) => Rider {
     const row = (w: KeyedWrite): unknown[] => [w.key, w.taskId, w.idx, w.taskPath, w.channel, w.value.type, w.value.data]
     // The statement for n rows, made once: a new text per call would be built and hashed again on every call.
     const multi = Array.from({ length: 17 }, (_, n) => this.#upsertWrite.replace('(?, ?, ?, ?, ?, ?, ?)', Array(n).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ')))
-    return (batch) => {
-      // A lone call of a few writes is one multi-row statement: atomic on its own, without a BEGIN and a COMMIT.
-      if (batch.length === 1 && batch[0]!.length < multi.length) {
-        const writes = batch[0]!
-        const sql = multi[writes.length]!
-        return db.exclusiveNow(() => {
-          db.statement(sql).run(...writes.flatMap(row))
-          return [undefined]
-        })
-      }
-      return db.immediate(() => {
-        const upsert = db.statement(this.#upsertWrite)
-        for (const writes of batch) for (const w of writes) upsert.run(...row(w))
-        return batch.map(() => undefined)
-      })
-    }
+    // More rows than that: one statement each, in a transaction (a savepoint inside the flush's), so they stay atomic.
+    const many = db.db.transaction((writes: KeyedWrite[]) => {
+      const upsert = db.statement(this.#upsertWrite)
+      for (const w of writes) upsert.run(...row(w))
+    })
+    return (writes) => ({
+      rider: () => (writes.length < multi.length ? db.statement(multi[writes.length]!).run(...writes.flatMap(row)) : many.immediate(writes)),
+    })
   }
 
   /** One statement per batch; an upsert may touch a row once, so a repeated (checkpoint, task, index) keeps one write. */

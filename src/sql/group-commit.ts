@@ -11,25 +11,34 @@ const CHAIN_MS = 10
  *
  * A submission chained to the last flush (made by the continuations that flush resolved, before they settle) does not
  * wait for a turn of the event loop, which costs 15–35 µs after a blocking SQLite fsync: it cannot be batched with I/O
- * still to come in this turn, since those callbacks run only after the chain settles. If that flush held several
- * items, the submission flushes on a microtask, so that writers resolved together still queue together; if it held
- * one (a sequential writer), a synchronous flush runs at once, inside `submit`. A chain yields to the event loop after
- * {@link CHAIN_MS}, so a tight loop of writes cannot hold off timers and I/O for longer.
+ * still to come in this turn, since those callbacks run only after the chain settles. It flushes on the next tick,
+ * once every continuation queued so far has run, so that writers resolved together queue together. If the last flush
+ * held one item (a sequential writer), a synchronous flush runs at once, inside `submit`, unless the submission asks
+ * to `gather`: to wait for that tick, for the writes its caller makes next without awaiting it (LangGraph saves a
+ * superstep's pending writes, then at once its checkpoint). A chain yields to the event loop after {@link CHAIN_MS},
+ * so a tight loop of writes cannot hold off timers and I/O for longer.
  *
  * `flush` returns one outcome per item (an error fails that item only), as a promise or, when it committed
  * synchronously, as is; if it throws, every item of the batch fails.
  */
 export class GroupCommit<T> {
-  #queue: { item: T; resolve: () => void; reject: (err: unknown) => void }[] = []
+  #queue: Queued<T>[] = []
   #scheduled = false
   #running = false
-  /** From the end of a flush until the continuations it resolved settle (a `process.nextTick` runs then). */
+  /** From the end of a flush until the continuations it resolved settle (see {@link GroupCommit.#watch}). */
   #chained = false
   /** When the current chain began (`performance.now()`). */
   #chainStart = 0
   /** Items in the last flush. */
   #lastSize = 0
+  /** Flushes so far: the chain's watch ends it only if none came since it looked. */
+  #flushes = 0
   #idle: (() => void)[] = []
+  readonly #drain = (): void => {
+    this.#scheduled = false
+    this.#running = true
+    this.#next(0)
+  }
 
   /**
    * @param flush - commits a batch and reports each item's outcome
@@ -40,16 +49,19 @@ export class GroupCommit<T> {
     private readonly maxItems = 1024,
   ) {}
 
-  /** Queues `item`; resolves when its flush committed it, rejects with its own error otherwise. */
-  submit(item: T): Promise<void> {
+  /**
+   * Queues `item`; resolves when its flush committed it, rejects with its own error otherwise.
+   * @param gather - never flush inside this call: let what the caller submits next, before it awaits, share the commit
+   */
+  submit(item: T, gather = false): Promise<void> {
     const chained = this.#chained && performance.now() - this.#chainStart < CHAIN_MS
-    if (chained && this.#lastSize === 1 && !this.#scheduled && !this.#running) return this.#now(item)
+    if (chained && !gather && this.#lastSize === 1 && !this.#scheduled && !this.#running) return this.#now(item)
     return new Promise((resolve, reject) => {
       this.#queue.push({ item, resolve, reject })
       if (!this.#scheduled && !this.#running) {
         this.#scheduled = true
-        if (chained) queueMicrotask(() => void this.#drain())
-        else setImmediate(() => void this.#drain())
+        if (chained) process.nextTick(this.#drain)
+        else setImmediate(this.#drain)
       }
     })
   }
@@ -78,40 +90,36 @@ export class GroupCommit<T> {
     this.#running = true
     return outcomes.then(
       (o) => {
-        this.#afterAsync()
+        this.#next(1)
         if (o[0]) throw o[0]
       },
       (err: unknown) => {
-        this.#afterAsync()
+        this.#next(1)
         throw err
       },
     )
   }
 
-  #afterAsync(): void {
-    this.#running = false
-    this.#settled(1)
-    if (this.#queue.length > 0) void this.#drain()
-  }
-
-  async #drain(): Promise<void> {
-    this.#scheduled = false
-    this.#running = true
-    let size = 0
+  /** Flushes what is queued, synchronously for as long as the flushes are; `size`: items in the last flush. */
+  #next(size: number): void {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.maxItems)
       size = batch.length
-      let outcomes: Outcomes
+      let outcomes: Promise<Outcomes> | Outcomes
       try {
-        outcomes = await this.flush(batch.map((b) => b.item))
+        outcomes = this.flush(batch.map((b) => b.item))
       } catch (err) {
         outcomes = batch.map(() => err as Error)
       }
-      batch.forEach((b, i) => {
-        const err = outcomes[i]
-        if (err) b.reject(err)
-        else b.resolve()
-      })
+      if (outcomes instanceof Promise) {
+        const n = size
+        outcomes.then(
+          (o) => (settle(batch, o), this.#next(n)),
+          (err: unknown) => (settle(batch, batch.map(() => err as Error)), this.#next(n)),
+        )
+        return
+      }
+      settle(batch, outcomes)
     }
     this.#running = false
     this.#settled(size)
@@ -120,11 +128,35 @@ export class GroupCommit<T> {
   /** After a flush of `size` items: the continuations it resolved are a chain until they settle. */
   #settled(size: number): void {
     this.#lastSize = size
+    this.#flushes++
     if (!this.#chained) {
       this.#chained = true
       this.#chainStart = performance.now()
-      process.nextTick(() => (this.#chained = false))
+      this.#watch()
     }
     if (!this.#running && !this.#scheduled && this.#queue.length === 0) for (const resolve of this.#idle.splice(0)) resolve()
   }
+
+  /**
+   * Ends the chain once the continuations of its last flush have run: they are microtasks, and a tick queued by a
+   * microtask queued now runs after them all, and after a flush they queued on a tick first (then it looks again).
+   */
+  #watch(): void {
+    const seen = this.#flushes
+    queueMicrotask(() => process.nextTick(() => (seen === this.#flushes ? (this.#chained = false) : this.#watch())))
+  }
+}
+
+interface Queued<T> {
+  item: T
+  resolve: () => void
+  reject: (err: unknown) => void
+}
+
+function settle<T>(batch: Queued<T>[], outcomes: Outcomes): void {
+  batch.forEach((b, i) => {
+    const err = outcomes[i]
+    if (err) b.reject(err)
+    else b.resolve()
+  })
 }

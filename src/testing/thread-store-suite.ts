@@ -106,6 +106,21 @@ export function runThreadStoreSuite(target: ConformanceTarget): void {
       ])
     })
 
+    it("stores a superstep's pending writes and checkpoint made without awaiting each other, many writes atomically", async () => {
+      await threads.put(checkpoint('t', 'c1'))
+      const many = Array.from({ length: 40 }, (_, i) => write('task', i, `w${i}`))
+      // As LangGraph makes them: the step's writes, then its checkpoint, then the next step's writes, one await.
+      await Promise.all([
+        threads.putWrites({ threadId: 't', namespace: '', checkpointId: 'c1' }, many),
+        threads.put(checkpoint('t', 'c2', { parentId: 'c1' })),
+        threads.putWrites({ threadId: 't', namespace: '', checkpointId: 'c2' }, [write('next', 0, 'n0'), write('next', 1, 'n1')]),
+      ])
+      const texts = (e: { writes: ThreadWrite[] } | null): string[] => e!.writes.map((w) => JSON.parse(new TextDecoder().decode(w.value.data)) as string)
+      expect(texts(await threads.get('t', '', 'c1'))).toEqual(many.map((_, i) => `w${i}`))
+      expect((await threads.get('t', ''))?.checkpointId).toBe('c2')
+      expect(texts(await threads.get('t', '', 'c2'))).toEqual(['n0', 'n1'])
+    })
+
     it('lists newest first across threads and namespaces, by thread, namespace, id, before, metadata filter and pages', async () => {
       await threads.put(checkpoint('a', '1', { metadata: { source: 'input', step: -1, tags: { x: 1 } } }))
       await threads.put(checkpoint('a', '2', { metadata: { source: 'loop', step: 0, tags: { x: 2 } } }))

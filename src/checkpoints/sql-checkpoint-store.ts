@@ -34,7 +34,7 @@ interface Save extends CheckedCheckpoint {
  * @internal
  */
 export interface Rider {
-  readonly rider: () => void
+  readonly run: () => void
 }
 
 /** What a flush commits: saves, and riders. */
@@ -126,9 +126,9 @@ export class SqlCheckpointStore implements CheckpointStore {
       const upsert = db.statement(this.#upsert)
       const owner = db.statement(`SELECT trace_id FROM ${this.#t} WHERE id = ?`).pluck()
       return (j) => {
-        if ('rider' in j) {
+        if ('run' in j) {
           try {
-            j.rider()
+            j.run()
             return undefined
           } catch (err) {
             return sqliteError(err) as Error

@@ -184,7 +184,7 @@ export class SqlThreadStore implements ThreadStore {
       for (const w of writes) upsert.run(...row(w))
     })
     return (writes) => ({
-      rider: () => (writes.length < multi.length ? db.statement(multi[writes.length]!).run(...writes.flatMap(row)) : many.immediate(writes)),
+      run: () => (writes.length < multi.length ? db.statement(multi[writes.length]!).run(...writes.flatMap(row)) : many.immediate(writes)),
     })
   }
 

@@ -203,7 +203,7 @@ export async function compare(
           op: o.op,
         })
         const t = o.total
-        ;(t.rounds ??= []).push(o.c.unit && perRow(o.c.unit) ? m.rowsPerSec : m.opsPerSec)
+        ;(t.rounds ??= []).push(perRow(o.c.unit) ? m.rowsPerSec : m.opsPerSec)
         t.ops += m.ops
         t.rows += m.rows
         t.errors += m.errors

@@ -7,7 +7,7 @@ import { BENCH_DIR, type Measurement } from './lib.js'
 export type Unit = 'writes/s' | 'reads/s' | 'rows/s' | 'steps/s'
 
 /** Whether a unit counts what an op moved (rows, supersteps) rather than ops. */
-export const perRow = (unit: Unit): boolean => unit === 'rows/s' || unit === 'steps/s'
+export const perRow = (unit: Unit | undefined): boolean => unit === 'rows/s' || unit === 'steps/s'
 
 export interface WorkloadResult {
   id: string

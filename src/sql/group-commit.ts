@@ -112,10 +112,9 @@ export class GroupCommit<T> {
         outcomes = batch.map(() => err as Error)
       }
       if (outcomes instanceof Promise) {
-        const n = size
         outcomes.then(
-          (o) => (settle(batch, o), this.#next(n)),
-          (err: unknown) => (settle(batch, batch.map(() => err as Error)), this.#next(n)),
+          (o) => (settle(batch, o), this.#next(batch.length)),
+          (err: unknown) => (settle(batch, batch.map(() => err as Error)), this.#next(batch.length)),
         )
         return
       }

@@ -14,10 +14,19 @@ export type HoldfastErrorCode =
   | 'STORE_UNAVAILABLE'
   | 'SCHEMA_VERSION'
 
-/** Base class of every error Holdfast throws. A call that throws changed nothing. */
+/**
+ * Base class of every error Holdfast throws. A call that throws changed nothing, with one exception: a
+ * {@link StoreUnavailableError} whose `outcome` is `'unknown'` (the reply to a commit was lost).
+ */
 export class HoldfastError extends Error {
   /** Stable, machine-readable code. */
   readonly code: HoldfastErrorCode
+  /**
+   * Whether the same call may succeed if made again later, unchanged: a lock held elsewhere, a server restarting, a
+   * full disk. `false` for bad input, conflicts, and permanent failures (a file that is not a database, a read-only
+   * file, a missing directory, a refused login).
+   */
+  readonly retryable: boolean = false
 
   /**
    * @param code - the stable code
@@ -107,11 +116,31 @@ export class StoreClosedError extends HoldfastError {
   }
 }
 
-/** The database cannot be reached or stayed busy past its timeout; the operation did not happen. */
+/**
+ * Whether a failed call took effect: `'none'`, it did not; `'unknown'`, the request reached the database, which may
+ * have committed it before the connection was lost, and no code can tell which. Retry the same call: every write is
+ * safe to retry (see the README, "Failures and retries").
+ */
+export type Outcome = 'none' | 'unknown'
+
+/**
+ * The database failed the call: it cannot be reached, stayed busy past its timeout, ran out of space, or refused the
+ * file. `retryable` says whether waiting can help, `cause` holds the driver's error, and the message names the file
+ * or host. `outcome` says whether the call may have taken effect anyway.
+ */
 export class StoreUnavailableError extends HoldfastError {
-  /** @param message - what failed; @param options - `cause`: the driver's error */
-  constructor(message: string, options?: { cause?: unknown }) {
+  override readonly retryable: boolean
+  /** `'none'`: nothing happened. `'unknown'`: the reply to a commit was lost; it may have committed. */
+  readonly outcome: Outcome
+
+  /**
+   * @param message - what failed, naming the file or host
+   * @param options - `cause`: the driver's error; `retryable` (default true); `outcome` (default `'none'`)
+   */
+  constructor(message: string, options?: { cause?: unknown; retryable?: boolean; outcome?: Outcome }) {
     super('STORE_UNAVAILABLE', message, options)
+    this.retryable = options?.retryable ?? true
+    this.outcome = options?.outcome ?? 'none'
   }
 }
 

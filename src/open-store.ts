@@ -20,7 +20,7 @@ import { SqlPackageStore } from './packages/sql-package-store.js'
 import { MemoryPoisonStore } from './poison/memory-poison-store.js'
 import { SqlPoisonStore } from './poison/sql-poison-store.js'
 import type { PostgresDatabase, SqlDatabase } from './sql/database.js'
-import { migrate } from './sql/migrations.js'
+import { checkSchemaVersion, migrate } from './sql/migrations.js'
 import { PGliteDatabase, type PGliteLike } from './sql/pglite.js'
 import { PgDatabase } from './sql/postgres.js'
 import { SqliteDatabase } from './sql/sqlite.js'
@@ -131,6 +131,9 @@ export async function openStore(urlOrOptions: string | OpenStoreOptions): Promis
 
 async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: CheckpointSerializer): Promise<Store> {
   try {
+    // A database of a newer schema is refused before anything is written to it, the switch to WAL included.
+    await checkSchemaVersion(db)
+    if (db instanceof SqliteDatabase) await db.configure()
     await migrate(db)
   } catch (err) {
     await db.close().catch(() => {})

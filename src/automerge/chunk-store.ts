@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../errors.js'
 import type { Lifecycle } from '../lifecycle.js'
 import type { SqlDatabase } from '../sql/database.js'
-import { asBytes, describe } from '../validate.js'
+import { asBytes, describe, mapArray } from '../validate.js'
 import type { SqlAutomergeStore } from './sql-persister.js'
 import { checkPayload } from './validate.js'
 
@@ -46,26 +46,38 @@ const MAX_ENCODED_KEY = 2048
 const MAX_NAMESPACE = 256
 const SEPARATOR = [0x00, 0x01]
 
+/** A key checked by {@link encodeKey}: a copy of its parts, and its encoding. */
+export interface EncodedKey {
+  /** The parts, copied (each read once from the caller's array). */
+  parts: string[]
+  /** The encoding below. */
+  encoded: Uint8Array
+}
+
 /**
  * A key as bytes that sort and prefix-match by whole parts: each part's UTF-8 with NUL escaped as `00 FF`, parts
  * joined by `00 01`. Keys under a prefix then lie in `[enc(prefix) 00 01, enc(prefix) 00 02)`, plus the prefix itself:
- * an index range, whatever characters the parts hold.
+ * an index range, whatever characters the parts hold. The parts are read once; use only the copy returned.
  */
-export function encodeKey(name: string, key: unknown, allowEmpty: boolean): Uint8Array {
-  if (!Array.isArray(key)) throw new InvalidArgumentError(`${name} must be an array of strings, got ${describe(key)}`)
-  if (key.length === 0 && !allowEmpty) throw new InvalidArgumentError(`${name} must have at least one part`)
+export function encodeKey(name: string, key: unknown, allowEmpty: boolean): EncodedKey {
   const out: number[] = []
-  key.forEach((part: unknown, i) => {
-    if (typeof part !== 'string') throw new InvalidArgumentError(`${name}[${i}] must be a string, got ${describe(part)}`)
-    if (!part.isWellFormed()) throw new InvalidArgumentError(`${name}[${i}] contains a lone surrogate and is not valid UTF-8`)
+  let chars = 0
+  const parts = mapArray(name, key, (part, at, i) => {
+    if (typeof part !== 'string') throw new InvalidArgumentError(`${at} must be a string, got ${describe(part)}`)
+    // Every character is at least one byte: a key this long is refused before it is encoded.
+    chars += part.length
+    if (chars > MAX_ENCODED_KEY) throw new InvalidArgumentError(`${name} is more than ${MAX_ENCODED_KEY} bytes encoded`)
+    if (!part.isWellFormed()) throw new InvalidArgumentError(`${at} contains a lone surrogate and is not valid UTF-8`)
     if (i > 0) out.push(...SEPARATOR)
     for (const byte of encoder.encode(part)) {
       if (byte === 0) out.push(0x00, 0xff)
       else out.push(byte)
     }
+    return part
   })
+  if (parts.length === 0 && !allowEmpty) throw new InvalidArgumentError(`${name} must have at least one part`)
   if (out.length > MAX_ENCODED_KEY) throw new InvalidArgumentError(`${name} is ${out.length} bytes encoded, more than ${MAX_ENCODED_KEY}`)
-  return Uint8Array.from(out)
+  return { parts, encoded: Uint8Array.from(out) }
 }
 
 /** The bounds of a prefix's range: `[low, high)` for keys below it; the prefix itself is matched exactly. */
@@ -101,8 +113,8 @@ export class MemoryChunkStores {
       return s
     }
     const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
-    const under = (parts: ChunkKey) => {
-      const prefix = encodeKey('prefix', parts, true)
+    const under = (key: ChunkKey) => {
+      const { parts, encoded: prefix } = encodeKey('prefix', key, true)
       const { low, high } = rangeOf(prefix)
       return [...space().values()].filter(
         (c) => parts.length === 0 || Buffer.compare(c.enc, prefix) === 0 || (Buffer.compare(c.enc, low) >= 0 && Buffer.compare(c.enc, high) < 0),
@@ -112,17 +124,17 @@ export class MemoryChunkStores {
       namespace: ns,
       async load(key) {
         life.check()
-        const c = space().get(hex(encodeKey('key', key, false)))
+        const c = space().get(hex(encodeKey('key', key, false).encoded))
         return c && new Uint8Array(c.data)
       },
       async save(key, data) {
         life.check()
-        const enc = encodeKey('key', key, false)
-        space().set(hex(enc), { key: [...key], enc, data: checkPayload('data', data) })
+        const { parts, encoded: enc } = encodeKey('key', key, false)
+        space().set(hex(enc), { key: parts, enc, data: checkPayload('data', data) })
       },
       async remove(key) {
         life.check()
-        space().delete(hex(encodeKey('key', key, false)))
+        space().delete(hex(encodeKey('key', key, false).encoded))
       },
       async loadRange(prefix) {
         life.check()
@@ -162,27 +174,27 @@ export class SqlChunkStores {
       namespace: ns,
       async load(key) {
         life.check()
-        const [row] = await db.all<{ data: unknown }>(`SELECT data FROM ${t} WHERE namespace = ? AND key = ?`, [ns, encodeKey('key', key, false)])
+        const [row] = await db.all<{ data: unknown }>(`SELECT data FROM ${t} WHERE namespace = ? AND key = ?`, [ns, encodeKey('key', key, false).encoded])
         return row ? asBytes(row.data) : undefined
       },
       async save(key, data) {
         life.check()
-        const enc = encodeKey('key', key, false)
+        const { parts, encoded: enc } = encodeKey('key', key, false)
         const bytes = checkPayload('data', data)
         await write(
-          [[`INSERT INTO ${t} (namespace, key, parts, data) VALUES (?, ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET data = excluded.data`, [ns, enc, JSON.stringify(key), bytes]]],
+          [[`INSERT INTO ${t} (namespace, key, parts, data) VALUES (?, ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET data = excluded.data`, [ns, enc, JSON.stringify(parts), bytes]]],
           bytes.byteLength,
         )
       },
       async remove(key) {
         life.check()
-        await write([[`DELETE FROM ${t} WHERE namespace = ? AND key = ?`, [ns, encodeKey('key', key, false)]]], 0, true)
+        await write([[`DELETE FROM ${t} WHERE namespace = ? AND key = ?`, [ns, encodeKey('key', key, false).encoded]]], 0, true)
       },
       async loadRange(prefix) {
         life.check()
-        const enc = encodeKey('prefix', prefix, true)
+        const { parts, encoded: enc } = encodeKey('prefix', prefix, true)
         const { low, high } = rangeOf(enc)
-        const all = prefix.length === 0
+        const all = parts.length === 0
         const rows = await db.all<{ parts: string; data: unknown }>(
           `SELECT parts, data FROM ${t} WHERE ${all ? 'namespace = ?' : range} ORDER BY seq`,
           all ? [ns] : [ns, enc, low, high],
@@ -191,9 +203,9 @@ export class SqlChunkStores {
       },
       async removeRange(prefix) {
         life.check()
-        const enc = encodeKey('prefix', prefix, true)
+        const { parts, encoded: enc } = encodeKey('prefix', prefix, true)
         const { low, high } = rangeOf(enc)
-        await write([prefix.length === 0 ? [`DELETE FROM ${t} WHERE namespace = ?`, [ns]] : [`DELETE FROM ${t} WHERE ${range}`, [ns, enc, low, high]]], 0)
+        await write([parts.length === 0 ? [`DELETE FROM ${t} WHERE namespace = ?`, [ns]] : [`DELETE FROM ${t} WHERE ${range}`, [ns, enc, low, high]]], 0)
       },
     }
   }

@@ -1,7 +1,7 @@
 import type { Lifecycle } from '../lifecycle.js'
 import type { SqlDatabase } from '../sql/database.js'
 import { GroupCommit } from '../sql/group-commit.js'
-import { sqliteError, type SqliteDatabase } from '../sql/sqlite.js'
+import type { SqliteDatabase } from '../sql/sqlite.js'
 import { asBytes } from '../validate.js'
 import type { AutomergePersister, ChangeAddress, ChangeEntry, StoredSizes } from './types.js'
 import { checkInsert, checkPayload, checkPeer, checkPeers, checkRemove, type CheckedChange } from './validate.js'
@@ -111,7 +111,7 @@ function sqliteBatch(db: SqliteDatabase, writes: Write[]): Promise<(Error | unde
         } catch (err) {
           db.statement('ROLLBACK TO w').run()
           db.statement('RELEASE w').run()
-          return sqliteError(err) as Error
+          return db.error(err) as Error
         }
       }),
     writes.every((w) => w.relaxed),

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors.js'
-import { assertBytes, assertInteger, describe, MAX_KEY_BYTES } from '../validate.js'
+import { assertInteger, byteLengthOf, checkBytes, describe, isBytes, MAX_KEY_BYTES, mapArray } from '../validate.js'
 
 /** A checked change: actor bytes, sequence number, bytes, and the address as one string for de-duplication. */
 export interface CheckedChange {
@@ -12,15 +12,19 @@ export interface CheckedChange {
 const HEX = /^(?:[0-9a-fA-F]{2})+$/
 
 function idBytes(name: string, value: unknown, hexAllowed: boolean): Uint8Array {
-  let bytes: Uint8Array
-  if (value instanceof Uint8Array) bytes = value
-  else if (hexAllowed && typeof value === 'string') {
+  if (isBytes(value)) {
+    const n = byteLengthOf(value)
+    if (n === 0) throw new InvalidArgumentError(`${name} must not be empty`)
+    if (n > MAX_KEY_BYTES) throw new InvalidArgumentError(`${name} must be at most ${MAX_KEY_BYTES} bytes, got ${n}`)
+    // A detached view reads as 0 bytes, so it was refused above.
+    return checkBytes(name, value)
+  }
+  if (hexAllowed && typeof value === 'string') {
+    if (value.length > 2 * MAX_KEY_BYTES) throw new InvalidArgumentError(`${name} must be at most ${MAX_KEY_BYTES} bytes, got ${value.length / 2}`)
     if (!HEX.test(value)) throw new InvalidArgumentError(`${name} must be bytes or an even-length hex string, got ${describe(value)}`)
-    bytes = Buffer.from(value, 'hex')
-  } else throw new InvalidArgumentError(`${name} must be a Uint8Array${hexAllowed ? ' or a hex string' : ''}, got ${describe(value)}`)
-  if (bytes.byteLength === 0) throw new InvalidArgumentError(`${name} must not be empty`)
-  if (bytes.byteLength > MAX_KEY_BYTES) throw new InvalidArgumentError(`${name} must be at most ${MAX_KEY_BYTES} bytes, got ${bytes.byteLength}`)
-  return new Uint8Array(bytes)
+    return new Uint8Array(Buffer.from(value, 'hex'))
+  }
+  throw new InvalidArgumentError(`${name} must be a Uint8Array${hexAllowed ? ' or a hex string' : ''}, got ${describe(value)}`)
 }
 
 /** An actor id as bytes (copied). */
@@ -35,32 +39,31 @@ export function checkPeer(name: string, value: unknown): Uint8Array {
 
 /** A payload of at most 64 MiB, copied so the caller can reuse its buffer. */
 export function checkPayload(name: string, value: unknown): Uint8Array {
-  assertBytes(name, value)
-  return new Uint8Array(value)
+  return checkBytes(name, value)
 }
 
 function addressKey(actor: Uint8Array, seq: number): string {
   return `${hex(actor)}:${seq}`
 }
 
-function checkList(name: string, value: unknown): unknown[] {
-  if (!Array.isArray(value)) throw new InvalidArgumentError(`${name} must be an array, got ${describe(value)}`)
-  return value
-}
-
+/** An entry of `length` elements, read once each (indices, not the iterator, which the caller's code may replace). */
 function checkTuple(name: string, value: unknown, length: number, shape: string): unknown[] {
-  if (!Array.isArray(value) || value.length !== length) throw new InvalidArgumentError(`${name} must be ${shape}, got ${describe(value)}`)
-  return value
+  const items = mapArray(name, value, (item, _at, i) => {
+    if (i >= length) throw new InvalidArgumentError(`${name} must be ${shape}, got an array of more than ${length}`)
+    return item
+  })
+  if (items.length !== length) throw new InvalidArgumentError(`${name} must be ${shape}, got an array of ${items.length}`)
+  return items
 }
 
 /** `insertChanges`' argument, de-duplicated by address (the last entry wins, as if inserted one after another). */
 export function checkInsert(changes: unknown): CheckedChange[] {
   const out = new Map<string, CheckedChange>()
-  checkList('changes', changes).forEach((entry, i) => {
-    const [actor, seq, data] = checkTuple(`changes[${i}]`, entry, 3, '[actor, seq, bytes]')
-    const a = checkActor(`changes[${i}][0] (actor)`, actor)
-    assertInteger(`changes[${i}][1] (sequence number)`, seq, 0)
-    const d = checkPayload(`changes[${i}][2] (change)`, data)
+  mapArray('changes', changes, (entry, at) => {
+    const [actor, seq, data] = checkTuple(at, entry, 3, '[actor, seq, bytes]')
+    const a = checkActor(`${at}[0] (actor)`, actor)
+    assertInteger(`${at}[1] (sequence number)`, seq, 0)
+    const d = checkPayload(`${at}[2] (change)`, data)
     const key = addressKey(a, seq)
     out.delete(key)
     out.set(key, { actor: a, seq, data: d, key })
@@ -71,10 +74,10 @@ export function checkInsert(changes: unknown): CheckedChange[] {
 /** `removeChanges`' argument, de-duplicated. */
 export function checkRemove(changes: unknown, name = 'changes'): CheckedChange[] {
   const out = new Map<string, CheckedChange>()
-  checkList(name, changes).forEach((entry, i) => {
-    const [actor, seq] = checkTuple(`${name}[${i}]`, entry, 2, '[actor, seq]')
-    const a = checkActor(`${name}[${i}][0] (actor)`, actor)
-    assertInteger(`${name}[${i}][1] (sequence number)`, seq, 0)
+  mapArray(name, changes, (entry, at) => {
+    const [actor, seq] = checkTuple(at, entry, 2, '[actor, seq]')
+    const a = checkActor(`${at}[0] (actor)`, actor)
+    assertInteger(`${at}[1] (sequence number)`, seq, 0)
     const key = addressKey(a, seq)
     out.set(key, { actor: a, seq, data: EMPTY, key })
   })
@@ -84,8 +87,8 @@ export function checkRemove(changes: unknown, name = 'changes'): CheckedChange[]
 /** A list of peer ids, de-duplicated. */
 export function checkPeers(peerIds: unknown, name = 'peerIds'): Uint8Array[] {
   const out = new Map<string, Uint8Array>()
-  checkList(name, peerIds).forEach((p, i) => {
-    const peer = checkPeer(`${name}[${i}]`, p)
+  mapArray(name, peerIds, (p, at) => {
+    const peer = checkPeer(at, p)
     out.set(hex(peer), peer)
   })
   return [...out.values()]

@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../errors.js'
 import type { Lifecycle } from '../lifecycle.js'
 import { assertKey, compareText } from '../validate.js'
 import type { Checkpoint, CheckpointSerializer, CheckpointStore, StoredCheckpoint, TraceSummary } from './types.js'
-import { checkCheckpoint, checkKeep, checkSerialized, checkTraceArgs } from './validate.js'
+import { checkCheckpoint, checkKeep, checkTraceArgs } from './validate.js'
 
 interface Row {
   id: string
@@ -45,12 +45,11 @@ export class MemoryCheckpointStore implements CheckpointStore {
    */
   save(traceId: string, checkpoint: Checkpoint): void {
     this.#life.check()
-    const c = checkCheckpoint(traceId, checkpoint)
-    const state = checkSerialized(this.#serializer.serialize(checkpoint.state))
+    const c = checkCheckpoint(traceId, checkpoint, this.#serializer)
     const old = this.#rows.get(c.id)
     if (old && old.traceId !== traceId)
       throw new InvalidArgumentError(`checkpoint ${JSON.stringify(c.id)} belongs to trace ${JSON.stringify(old.traceId)}, not ${JSON.stringify(traceId)}`)
-    this.#rows.set(c.id, { id: c.id, traceId, seq: old?.seq ?? ++this.#seq, state, metadata: c.metadata, parentId: c.parentId, createdAt: c.createdAt ?? old?.createdAt ?? Date.now() })
+    this.#rows.set(c.id, { id: c.id, traceId, seq: old?.seq ?? ++this.#seq, state: c.state, metadata: c.metadata, parentId: c.parentId, createdAt: c.createdAt ?? old?.createdAt ?? Date.now() })
   }
 
   /**

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors.js'
+import { messageOf } from '../validate.js'
 import type { CheckpointSerializer } from './types.js'
 
 const encoder = new TextEncoder()
@@ -11,7 +12,7 @@ export const jsonSerializer: CheckpointSerializer = {
     try {
       text = JSON.stringify(state)
     } catch (err) {
-      throw new InvalidArgumentError(`checkpoint state cannot be serialised as JSON: ${(err as Error).message}`, { cause: err })
+      throw new InvalidArgumentError(`checkpoint state cannot be serialised as JSON: ${messageOf(err)}`, { cause: err })
     }
     if (text === undefined) throw new InvalidArgumentError(`checkpoint state cannot be serialised as JSON: got ${typeof state}`)
     return Buffer.from(text) // TextEncoder costs ~1 µs a call here; Buffer a tenth of that

@@ -2,10 +2,10 @@ import { InvalidArgumentError } from '../errors.js'
 import type { Lifecycle } from '../lifecycle.js'
 import type { SqlDatabase } from '../sql/database.js'
 import { GroupCommit, type Outcomes } from '../sql/group-commit.js'
-import { sqliteError, type SqliteDatabase } from '../sql/sqlite.js'
+import { isBusy, type SqliteDatabase } from '../sql/sqlite.js'
 import { asBytes, assertKey } from '../validate.js'
 import type { Checkpoint, CheckpointSerializer, CheckpointStore, StoredCheckpoint, TraceSummary } from './types.js'
-import { checkCheckpoint, checkKeep, checkSerialized, checkTraceArgs, type CheckedCheckpoint } from './validate.js'
+import { checkCheckpoint, checkKeep, checkTraceArgs, type CheckedCheckpoint } from './validate.js'
 
 interface Row {
   id: string
@@ -94,10 +94,29 @@ export class SqlCheckpointStore implements CheckpointStore {
     // Not `async`: the caller awaits the commit's own promise, one hop fewer on every save.
     try {
       this.#life.check()
-      const c = checkCheckpoint(traceId, checkpoint)
-      const state = checkSerialized(this.#serializer.serialize(checkpoint.state))
+      return this.submitChecked(traceId, checkCheckpoint(traceId, checkpoint, this.#serializer), values)
+    } catch (err) {
+      return Promise.reject(err as Error)
+    }
+  }
+
+  /**
+   * Checks a save and serialises its state and metadata, now: what {@link submitChecked} takes later.
+   * @internal The write path of {@link SqlThreadStore}, which may read a parent's values in between.
+   */
+  check(traceId: string, checkpoint: Checkpoint): CheckedCheckpoint {
+    return checkCheckpoint(traceId, checkpoint, this.#serializer)
+  }
+
+  /**
+   * Queues a save made by {@link check} (`traceId` already checked with it) for the next group commit.
+   * @internal The write path of {@link SqlThreadStore}.
+   */
+  submitChecked(traceId: string, c: CheckedCheckpoint, values: Uint8Array | null): Promise<void> {
+    try {
+      this.#life.check()
       // Spelled out, not spread: see `checkThreadCheckpoint`.
-      return this.#saves.submit({ id: c.id, metadata: c.metadata, parentId: c.parentId, createdAt: c.createdAt, traceId, state, at: c.createdAt ?? Date.now(), values })
+      return this.#saves.submit({ id: c.id, metadata: c.metadata, parentId: c.parentId, createdAt: c.createdAt, traceId, state: c.state, at: c.createdAt ?? Date.now(), values })
     } catch (err) {
       return Promise.reject(err as Error)
     }
@@ -131,7 +150,9 @@ export class SqlCheckpointStore implements CheckpointStore {
             j.run()
             return undefined
           } catch (err) {
-            return sqliteError(err) as Error
+            // Alone, outside a transaction, a locked database is retried whole (see SqliteDatabase.exclusive).
+            if (isBusy(err) && !db.db.inTransaction) throw err
+            return db.error(err) as Error
           }
         }
         return upsert.run(j.id, j.traceId, j.state, j.metadata, j.parentId, j.at, j.values, j.createdAt === undefined ? 0 : 1).changes === 0

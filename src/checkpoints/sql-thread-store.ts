@@ -5,6 +5,7 @@ import type { SqliteDatabase } from '../sql/sqlite.js'
 import { asBytes, assertKey } from '../validate.js'
 import type { Rider, SqlCheckpointStore } from './sql-checkpoint-store.js'
 import type { CheckpointSerializer } from './types.js'
+import type { CheckedCheckpoint } from './validate.js'
 import type { ThreadAddress, ThreadCheckpointInput, ThreadEntry, ThreadQuery, ThreadStore, ThreadWrite } from './thread-types.js'
 import {
   assertNamespace,
@@ -114,15 +115,17 @@ export class SqlThreadStore implements ThreadStore {
       const c = checkThreadCheckpoint(checkpoint)
       const key = threadKey(c.threadId, c.namespace, c.checkpointId)
       const parentKey = c.parentId === null ? null : threadKey(c.threadId, c.namespace, c.parentId)
+      // Checked and serialised before any wait for the parent: nothing of the caller's is read after this call.
+      const checked = this.#checkpoints.check(c.threadId, { id: key, state: c.checkpoint, metadata: c.metadata, parentId: parentKey, createdAt: c.createdAt })
       const cached = parentKey === null ? undefined : this.#recent.get(parentKey)
-      if (parentKey !== null && cached === undefined) return this.#readValues(parentKey).then((parent) => this.#save(c, key, parentKey, parent))
-      return this.#save(c, key, parentKey, cached?.values ?? null)
+      if (parentKey !== null && cached === undefined) return this.#readValues(parentKey).then((parent) => this.#save(c, checked, key, parentKey, parent))
+      return this.#save(c, checked, key, parentKey, cached?.values ?? null)
     } catch (err) {
       return Promise.reject(err as Error)
     }
   }
 
-  #save(c: ThreadCheckpointInput, key: string, parentKey: string | null, parent: ValueMap | null): Promise<void> {
+  #save(c: ThreadCheckpointInput, checked: CheckedCheckpoint, key: string, parentKey: string | null, parent: ValueMap | null): Promise<void> {
     const { bytes, values } = encodeValues(resolveValues(c.checkpoint, c.values, parent))
     // Cached before the commit (a child's put racing it takes the values being committed), dropped if it fails: the
     // commit's fsync leaves the CPU's caches cold, so work after it costs twice what it does before. A parent seldom
@@ -132,11 +135,7 @@ export class SqlThreadStore implements ThreadStore {
     // Views into our own container: nothing the caller holds can change them.
     const entry = { values, cost: cost(bytes, values) }
     this.#remember(key, entry)
-    const saved = this.#checkpoints.saveWithValues(
-      c.threadId,
-      { id: key, state: c.checkpoint, metadata: c.metadata, parentId: parentKey, createdAt: c.createdAt },
-      bytes,
-    )
+    const saved = this.#checkpoints.submitChecked(c.threadId, checked, bytes)
     saved.catch(() => this.#recent.get(key) === entry && this.#forget(key))
     return saved
   }

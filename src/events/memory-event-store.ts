@@ -3,7 +3,8 @@ import { Lifecycle, notifyAll } from '../lifecycle.js'
 import { assertKey, copyBytes } from '../validate.js'
 import { toPage } from './page.js'
 import type { Args, Event, EventStore, NewEvent, ReadAggregator, ReadResult, RoutingKey, Snapshot, SubscriberInfo } from './types.js'
-import { aggregateKey, checkAcknowledge, checkSnapshot, checkSnapshotKeys, checkWrite, planRead, type ReadPlan } from './validate.js'
+import { isStoredRetry } from './retry.js'
+import { aggregateKey, checkAcknowledge, checkSnapshot, checkSnapshotKeys, checkWrite, planRead, type CheckedWrite, type ReadPlan } from './validate.js'
 
 function copyEvent(e: Event): Event {
   return { ...e, data: copyBytes(e.data), metadata: copyBytes(e.metadata) }
@@ -27,7 +28,7 @@ function matches(plan: ReadPlan, e: Event): boolean {
 export class MemoryEventStore implements EventStore {
   readonly #life: Lifecycle
   readonly #events: Event[] = []
-  readonly #ids = new Set<string>()
+  readonly #byId = new Map<string, Event>()
   readonly #versions = new Map<string, number>()
   readonly #subscribers = new Map<string, SubscriberInfo>()
   readonly #snapshots = new Map<string, Snapshot>()
@@ -42,21 +43,30 @@ export class MemoryEventStore implements EventStore {
     this.#life.check()
     const w = checkWrite(events)
     if (w.events.length === 0) return
-    for (const a of w.aggregates) {
-      const found = this.#versions.get(a.key) ?? 0
-      if (found !== a.expected)
-        throw new InvalidOriginalVersionError({ aggregatorType: a.aggregatorType, aggregatorId: a.aggregatorId, expectedVersion: a.expected, foundVersion: found })
+    const conflict = this.#conflict(w)
+    if (conflict) {
+      // A retry of a write that committed (its reply lost) succeeds, and writes nothing again.
+      if (isStoredRetry(w, (id) => this.#byId.get(id))) return
+      throw conflict
     }
-    w.events.forEach((e, i) => {
-      if (this.#ids.has(e.id)) throw new InvalidArgumentError(`events[${i}].id ${JSON.stringify(e.id)} is already stored`)
-    })
     const timestamp = Date.now()
     for (const e of w.events) {
       this.#events.push({ ...e, position: this.#events.length + 1, timestamp })
-      this.#ids.add(e.id)
+      this.#byId.set(e.id, this.#events[this.#events.length - 1]!)
       this.#versions.set(aggregateKey(e.aggregatorType, e.aggregatorId), e.version)
     }
     notifyAll(this.#listeners)
+  }
+
+  /** The write's first version conflict or taken id, as the SQL stores report it. */
+  #conflict(w: CheckedWrite): Error | undefined {
+    for (const a of w.aggregates) {
+      const found = this.#versions.get(a.key) ?? 0
+      if (found !== a.expected)
+        return new InvalidOriginalVersionError({ aggregatorType: a.aggregatorType, aggregatorId: a.aggregatorId, expectedVersion: a.expected, foundVersion: found })
+    }
+    const i = w.events.findIndex((e) => this.#byId.has(e.id))
+    return i < 0 ? undefined : new InvalidArgumentError(`events[${i}].id ${JSON.stringify(w.events[i]!.id)} is already stored`)
   }
 
   async read(aggregators?: ReadAggregator[] | null, routingKey?: RoutingKey | null, args?: Args): Promise<ReadResult<Event>> {
@@ -130,8 +140,8 @@ export class MemoryEventStore implements EventStore {
 
   async saveSnapshot(aggregatorType: string, aggregatorRevision: string, id: string, data: Uint8Array, cursor: string): Promise<void> {
     this.#life.check()
-    checkSnapshot(aggregatorType, aggregatorRevision, id, data, cursor)
-    this.#snapshots.set(`${aggregatorType}\0${aggregatorRevision}\0${id}`, { data: copyBytes(data), cursor })
+    const copy = checkSnapshot(aggregatorType, aggregatorRevision, id, data, cursor)
+    this.#snapshots.set(`${aggregatorType}\0${aggregatorRevision}\0${id}`, { data: copy, cursor })
   }
 
   onCommitted(listener: () => void): () => void {

@@ -1,5 +1,7 @@
 import { InvalidArgumentError, InvalidOriginalVersionError } from '../errors.js'
 import type { PostgresDatabase } from '../sql/database.js'
+import { asBytes } from '../validate.js'
+import { isStoredRetry, type StoredEvent } from './retry.js'
 import type { CheckedWrite } from './validate.js'
 
 const base64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
@@ -60,9 +62,34 @@ export function postgresAppender(db: PostgresDatabase): (writes: CheckedWrite[])
       : new InvalidOriginalVersionError({ aggregatorType: a.aggregatorType, aggregatorId: a.aggregatorId, expectedVersion: a.expected, foundVersion: found })
   }
 
+  const stored = `SELECT id, aggregator_type AS "aggregatorType", aggregator_id AS "aggregatorId", version, name,
+    routing_key AS "routingKey", data, metadata FROM ${db.table('events')} WHERE id = ANY(?::text[])`
+
+  /**
+   * Writes that conflicted but whose events are all stored as they are were committed before, by a call whose reply
+   * was lost: they succeed. One query for all of them, and only when some write conflicted.
+   */
+  const retries = async (writes: CheckedWrite[], outcomes: (Error | undefined)[]): Promise<(Error | undefined)[]> => {
+    const suspects = writes.filter((_, i) => outcomes[i] instanceof InvalidOriginalVersionError || outcomes[i] instanceof InvalidArgumentError)
+    if (suspects.length === 0) return outcomes
+    let rows: (StoredEvent & { id: string })[]
+    try {
+      rows = await db.all<StoredEvent & { id: string }>(stored, [suspects.flatMap((w) => w.events.map((e) => e.id))])
+    } catch (err) {
+      // Whether they are retries cannot be told now; the caller may retry again.
+      return outcomes.map((o) => (o instanceof InvalidOriginalVersionError || o instanceof InvalidArgumentError ? (err as Error) : o))
+    }
+    if (rows.length === 0) return outcomes
+    const byId = new Map(rows.map((r) => [r.id, { ...r, data: asBytes(r.data), metadata: asBytes(r.metadata) }]))
+    return outcomes.map((o, i) => (o !== undefined && isStoredRetry(writes[i]!, (id) => byId.get(id)) ? undefined : o))
+  }
+
   return async (writes) => {
     // A lone write (every sequential writer's) has nothing to split.
-    if (writes.length === 1) return call(writes).catch((err: unknown) => [err as Error])
+    if (writes.length === 1) {
+      const outcomes = await call(writes).catch((err: unknown) => [err as Error])
+      return outcomes[0] === undefined ? outcomes : retries(writes, outcomes)
+    }
     const outcomes: (Error | undefined)[] = []
     let start = 0
     while (start < writes.length) {
@@ -83,6 +110,6 @@ export function postgresAppender(db: PostgresDatabase): (writes: CheckedWrite[])
       }
       start = end
     }
-    return outcomes
+    return outcomes.some((o) => o !== undefined) ? retries(writes, outcomes) : outcomes
   }
 }

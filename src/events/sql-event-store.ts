@@ -2,7 +2,7 @@ import { InvalidArgumentError, NotFoundError, SubscriberReplacedError } from '..
 import { Lifecycle, notifyAll } from '../lifecycle.js'
 import type { SqlDatabase } from '../sql/database.js'
 import { GroupCommit } from '../sql/group-commit.js'
-import { asBytes, assertKey, copyBytes } from '../validate.js'
+import { asBytes, assertKey } from '../validate.js'
 import { toPage } from './page.js'
 import type { Args, Event, EventStore, NewEvent, ReadAggregator, ReadResult, RoutingKey, Snapshot, SubscriberInfo } from './types.js'
 import { checkAcknowledge, checkSnapshot, checkSnapshotKeys, checkWrite, planRead, type CheckedWrite, type ReadPlan } from './validate.js'
@@ -208,11 +208,11 @@ export class SqlEventStore implements EventStore {
 
   async saveSnapshot(aggregatorType: string, aggregatorRevision: string, id: string, data: Uint8Array, cursor: string): Promise<void> {
     this.#life.check()
-    checkSnapshot(aggregatorType, aggregatorRevision, id, data, cursor)
+    const copy = checkSnapshot(aggregatorType, aggregatorRevision, id, data, cursor)
     await this.#db.run(
       `INSERT INTO ${this.#t.snapshots} (aggregator_type, aggregator_revision, id, data, cursor, updated_at) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (aggregator_type, aggregator_revision, id) DO UPDATE SET data = excluded.data, cursor = excluded.cursor, updated_at = excluded.updated_at`,
-      [aggregatorType, aggregatorRevision, id, copyBytes(data), cursor, Date.now()],
+      [aggregatorType, aggregatorRevision, id, copy, cursor, Date.now()],
     )
   }
 

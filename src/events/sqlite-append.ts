@@ -1,5 +1,6 @@
 import { InvalidArgumentError, InvalidOriginalVersionError } from '../errors.js'
 import type { SqliteDatabase } from '../sql/sqlite.js'
+import { isStoredRetry, type StoredEvent } from './retry.js'
 import type { CheckedWrite } from './validate.js'
 
 /**
@@ -12,6 +13,8 @@ export function sqliteAppender(db: SqliteDatabase): (writes: CheckedWrite[]) => 
   const events = db.table('events')
   const versionOf = `SELECT version FROM ${events} WHERE aggregator_type = ? AND aggregator_id = ? ORDER BY position DESC LIMIT 1`
   const idExists = `SELECT 1 AS x FROM ${events} WHERE id = ?`
+  const storedById = `SELECT aggregator_type AS aggregatorType, aggregator_id AS aggregatorId, version, name,
+    routing_key AS routingKey, data, metadata FROM ${events} WHERE id = ?`
   const insert = `INSERT INTO ${events} (id, aggregator_type, aggregator_id, version, name, routing_key, data, metadata, created_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
@@ -36,9 +39,11 @@ export function sqliteAppender(db: SqliteDatabase): (writes: CheckedWrite[]) => 
         }
         return undefined
       }
+      const stored = (id: string): StoredEvent | undefined => db.statement(storedById).get(id) as StoredEvent | undefined
       return writes.map((w) => {
         const err = check(w)
-        if (err) return err
+        // A retry of a write that committed (its reply lost) succeeds, and writes nothing again.
+        if (err) return isStoredRetry(w, stored) ? undefined : err
         for (const e of w.events) {
           ins.run(e.id, e.aggregatorType, e.aggregatorId, e.version, e.name, e.routingKey, e.data, e.metadata, now)
           ids.add(e.id)

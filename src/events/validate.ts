@@ -1,7 +1,7 @@
 import { InvalidArgumentError, InvalidOriginalVersionError } from '../errors.js'
-import { assertBytes, assertInteger, assertKey, assertObject, copyBytes, describe } from '../validate.js'
+import { assertInteger, assertKey, assertObject, checkBytes, describe, hasField, mapArray, readFields, unreadable } from '../validate.js'
 import { decodeCursor } from './cursor.js'
-import type { Args, NewEvent, ReadAggregator } from './types.js'
+import type { NewEvent, ReadAggregator } from './types.js'
 
 /** A write after validation: private copies, and the version each touched aggregate must be at. */
 export interface CheckedWrite {
@@ -28,36 +28,58 @@ export function aggregateKey(aggregatorType: string, aggregatorId: string): stri
   return `${aggregatorType}\0${aggregatorId}`
 }
 
+/** One event of a write: each field read once (spelled out: the hot path), the copy checked, the payloads copied. */
+function checkEvent(value: unknown, at: string): Required<NewEvent> {
+  assertObject(at, value)
+  let field = 'id'
+  let id: unknown, aggregatorType: unknown, aggregatorId: unknown, version: unknown, name: unknown, routingKey: unknown, data: unknown, metadata: unknown
+  try {
+    id = value.id
+    field = 'aggregatorType'
+    aggregatorType = value.aggregatorType
+    field = 'aggregatorId'
+    aggregatorId = value.aggregatorId
+    field = 'version'
+    version = value.version
+    field = 'name'
+    name = value.name
+    field = 'routingKey'
+    routingKey = value.routingKey
+    field = 'data'
+    data = value.data
+    field = 'metadata'
+    metadata = value.metadata
+  } catch (err) {
+    throw unreadable(`${at}.${field}`, err)
+  }
+  assertKey(`${at}.id`, id)
+  assertKey(`${at}.aggregatorType`, aggregatorType)
+  assertKey(`${at}.aggregatorId`, aggregatorId)
+  assertInteger(`${at}.version`, version, 1)
+  assertKey(`${at}.name`, name)
+  routingKey ??= null
+  if (routingKey !== null) assertKey(`${at}.routingKey`, routingKey)
+  return {
+    id,
+    aggregatorType,
+    aggregatorId,
+    version,
+    name,
+    routingKey,
+    data: checkBytes(`${at}.data`, data),
+    metadata: metadata === undefined ? new Uint8Array(0) : checkBytes(`${at}.metadata`, metadata),
+  }
+}
+
 /** Validates a write batch and copies it; throws before anything is written. */
 export function checkWrite(events: unknown): CheckedWrite {
-  if (!Array.isArray(events)) throw new InvalidArgumentError(`events must be an array, got ${describe(events)}`)
-  const out: Required<NewEvent>[] = []
+  const out = mapArray('events', events, checkEvent)
   const ids = new Set<string>()
   const aggregates = new Map<string, AggregateExpectation>()
-  for (let i = 0; i < events.length; i++) {
-    const e: unknown = events[i]
-    const at = `events[${i}]`
-    assertObject(at, e)
-    assertKey(`${at}.id`, e.id)
-    assertKey(`${at}.aggregatorType`, e.aggregatorType)
-    assertKey(`${at}.aggregatorId`, e.aggregatorId)
-    assertInteger(`${at}.version`, e.version, 1)
-    assertKey(`${at}.name`, e.name)
-    if (e.routingKey !== undefined && e.routingKey !== null) assertKey(`${at}.routingKey`, e.routingKey)
-    assertBytes(`${at}.data`, e.data)
-    if (e.metadata !== undefined) assertBytes(`${at}.metadata`, e.metadata)
-    if (ids.has(e.id)) throw new InvalidArgumentError(`${at}.id ${describe(e.id)} appears twice in the batch`)
-    ids.add(e.id)
-    out.push({
-      id: e.id,
-      aggregatorType: e.aggregatorType,
-      aggregatorId: e.aggregatorId,
-      version: e.version,
-      name: e.name,
-      routingKey: (e.routingKey as string | null | undefined) ?? null,
-      data: copyBytes(e.data),
-      metadata: e.metadata === undefined ? new Uint8Array(0) : copyBytes(e.metadata as Uint8Array),
-    })
+  for (let i = 0; i < out.length; i++) {
+    const id = out[i]!.id
+    if (ids.has(id)) throw new InvalidArgumentError(`events[${i}].id ${describe(id)} appears twice in the batch`)
+    ids.add(id)
   }
   // Only after every event is known to be well-formed: consecutive versions per aggregate, in batch order.
   for (const e of out) {
@@ -99,39 +121,46 @@ export const MAX_PAGE = 10_000
 /** Page size when neither `first` nor `last` is given. */
 export const DEFAULT_PAGE = 100
 
-/** Validates `read`'s arguments. */
+/** `read` without `args`. */
+const NO_ARGS: { first?: unknown; after?: unknown; last?: unknown; before?: unknown } = {}
+
+/** Validates `read`'s arguments, each field read once. */
 export function planRead(aggregators: unknown, routingKey: unknown, args: unknown): ReadPlan {
-  const filters: ReadAggregator[] = []
-  if (aggregators !== undefined && aggregators !== null) {
-    if (!Array.isArray(aggregators)) throw new InvalidArgumentError(`aggregators must be an array or null, got ${describe(aggregators)}`)
-    aggregators.forEach((a: unknown, i) => {
-      assertObject(`aggregators[${i}]`, a)
-      assertKey(`aggregators[${i}].aggregatorType`, a.aggregatorType)
-      if (a.aggregatorId !== undefined) assertKey(`aggregators[${i}].aggregatorId`, a.aggregatorId)
-      if (a.name !== undefined) assertKey(`aggregators[${i}].name`, a.name)
-      const f: ReadAggregator = { aggregatorType: a.aggregatorType }
-      if (a.aggregatorId !== undefined) f.aggregatorId = a.aggregatorId as string
-      if (a.name !== undefined) f.name = a.name as string
-      filters.push(f)
-    })
-  }
+  const filters: ReadAggregator[] =
+    aggregators === undefined || aggregators === null
+      ? []
+      : mapArray('aggregators', aggregators, (item, at) => {
+          const a = readFields(at, item, ['aggregatorType', 'aggregatorId', 'name'])
+          assertKey(`${at}.aggregatorType`, a.aggregatorType)
+          const f: ReadAggregator = { aggregatorType: a.aggregatorType }
+          if (a.aggregatorId !== undefined) {
+            assertKey(`${at}.aggregatorId`, a.aggregatorId)
+            f.aggregatorId = a.aggregatorId
+          }
+          if (a.name !== undefined) {
+            assertKey(`${at}.name`, a.name)
+            f.name = a.name
+          }
+          return f
+        })
   let rk: string | null | undefined
   if (routingKey !== undefined && routingKey !== null) {
     assertObject('routingKey', routingKey)
-    const r = routingKey as Partial<{ all: unknown; value: unknown }>
-    if ('all' in r && 'value' in r) throw new InvalidArgumentError('routingKey must be either { all: true } or { value }, not both')
-    if ('all' in r) {
-      if (r.all !== true) throw new InvalidArgumentError(`routingKey.all must be true, got ${describe(r.all)}`)
-    } else if ('value' in r) {
-      if (r.value !== null) assertKey('routingKey.value', r.value)
-      rk = r.value as string | null
+    const hasAll = hasField('routingKey', routingKey, 'all')
+    const hasValue = hasField('routingKey', routingKey, 'value')
+    if (hasAll && hasValue) throw new InvalidArgumentError('routingKey must be either { all: true } or { value }, not both')
+    if (hasAll) {
+      const { all } = readFields('routingKey', routingKey, ['all'])
+      if (all !== true) throw new InvalidArgumentError(`routingKey.all must be true, got ${describe(all)}`)
+    } else if (hasValue) {
+      const { value } = readFields('routingKey', routingKey, ['value'])
+      if (value !== null) assertKey('routingKey.value', value)
+      rk = value
     } else {
       throw new InvalidArgumentError('routingKey must be { all: true } or { value: string | null }')
     }
   }
-  const a = (args ?? {}) as Args
-  if (args !== undefined && args !== null) assertObject('args', args)
-  const { first, after, last, before } = a
+  const { first, after, last, before } = args === undefined || args === null ? NO_ARGS : readFields('args', args, ['first', 'after', 'last', 'before'])
   const forward = first !== undefined || after !== undefined
   const backward = last !== undefined || before !== undefined
   if (first !== undefined && last !== undefined) throw new InvalidArgumentError('args.first and args.last cannot be used together')
@@ -140,9 +169,21 @@ export function planRead(aggregators: unknown, routingKey: unknown, args: unknow
   if (first !== undefined) assertInteger('args.first', first, 1, MAX_PAGE)
   if (last !== undefined) assertInteger('args.last', last, 1, MAX_PAGE)
   if (backward) {
-    return { filters, routingKey: rk, direction: 'backward', limit: last ?? DEFAULT_PAGE, cursor: before === undefined ? null : decodeCursor(before, 'args.before') }
+    return {
+      filters,
+      routingKey: rk,
+      direction: 'backward',
+      limit: (last as number | undefined) ?? DEFAULT_PAGE,
+      cursor: before === undefined ? null : decodeCursor(before, 'args.before'),
+    }
   }
-  return { filters, routingKey: rk, direction: 'forward', limit: first ?? DEFAULT_PAGE, cursor: after === undefined ? null : decodeCursor(after, 'args.after') }
+  return {
+    filters,
+    routingKey: rk,
+    direction: 'forward',
+    limit: (first as number | undefined) ?? DEFAULT_PAGE,
+    cursor: after === undefined ? null : decodeCursor(after, 'args.after'),
+  }
 }
 
 /** Checks the three keys of a snapshot. */
@@ -152,11 +193,12 @@ export function checkSnapshotKeys(aggregatorType: unknown, aggregatorRevision: u
   assertKey('id', id)
 }
 
-/** Checks `saveSnapshot`'s arguments. */
-export function checkSnapshot(aggregatorType: unknown, aggregatorRevision: unknown, id: unknown, data: unknown, cursor: unknown): void {
+/** Checks `saveSnapshot`'s arguments; returns the copy of `data` to store. */
+export function checkSnapshot(aggregatorType: unknown, aggregatorRevision: unknown, id: unknown, data: unknown, cursor: unknown): Uint8Array {
   checkSnapshotKeys(aggregatorType, aggregatorRevision, id)
-  assertBytes('data', data)
+  const copy = checkBytes('data', data)
   decodeCursor(cursor)
+  return copy
 }
 
 /** Checks `acknowledge`'s arguments. */

@@ -1,5 +1,8 @@
 import { InvalidArgumentError } from '../errors.js'
-import { assertKey, describe } from '../validate.js'
+import { assertKey, assertText, describe } from '../validate.js'
+
+/** Longest `clearPoison` reason, in UTF-16 code units (what `String.length` counts). */
+const MAX_REASON = 4096
 
 /** Checks a key and a token. */
 export function checkKeyToken(key: unknown, token: unknown): void {
@@ -14,13 +17,17 @@ export function checkPrefix(prefix: unknown): string {
   return prefix
 }
 
-/** Checks `clearPoison`'s arguments. */
+/**
+ * Checks `clearPoison`'s arguments. `by` is a key; `reason` is free text (possibly empty) stored as it is, so it
+ * must be storable as text on every backend: no lone surrogate, no NUL.
+ */
 export function checkClear(key: unknown, by: unknown, reason: unknown): void {
   assertKey('key', key)
   assertKey('by', by)
-  if (reason !== undefined && reason !== null && typeof reason !== 'string')
-    throw new InvalidArgumentError(`reason must be a string, got ${describe(reason)}`)
-  if (typeof reason === 'string' && reason.length > 4096) throw new InvalidArgumentError(`reason must be at most 4,096 characters, got ${reason.length}`)
+  if (reason === undefined || reason === null) return
+  if (typeof reason === 'string' && reason.length > MAX_REASON)
+    throw new InvalidArgumentError(`reason must be at most 4,096 characters, got ${reason.length}`)
+  assertText('reason', reason)
 }
 
 /** Checks `withPoison`'s callback. */

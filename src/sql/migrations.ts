@@ -23,22 +23,31 @@ export const MIGRATIONS: readonly Migration[] = [eventsSchema, poisonSchema, pac
 const MIGRATION_LOCK = 0x6866_6d67
 
 /**
+ * The database's schema version (0 when it has none yet), read without writing anything; a version newer than
+ * `migrations` knows is refused with `SCHEMA_VERSION`, before the caller changes the file in any way.
+ */
+export async function checkSchemaVersion(db: SqlDatabase, migrations: readonly Migration[] = MIGRATIONS): Promise<number> {
+  let current = 0
+  try {
+    const [row] = await db.all<{ v: number | string | null }>(`SELECT max(version) AS v FROM ${db.table('migrations')}`)
+    current = Number(row?.v ?? 0)
+  } catch {
+    // No migrations table yet (or a file that is no database, which the first write reports): version 0.
+    return 0
+  }
+  if (current > migrations.length) throw new SchemaVersionError(current, migrations.length)
+  return current
+}
+
+/**
  * Creates or migrates the schema, each step once, in one transaction that concurrent openers serialise on (SQLite's
  * write lock, a PostgreSQL advisory lock). A database newer than this build is refused untouched. `migrations` is
  * for tests that build an older schema.
  */
 export async function migrate(db: SqlDatabase, migrations: readonly Migration[] = MIGRATIONS): Promise<void> {
-  const log = db.table('migrations')
   // The usual open finds the schema current: one read, no write lock (that would queue behind other writers).
-  try {
-    const [row] = await db.all<{ v: number | string | null }>(`SELECT max(version) AS v FROM ${log}`)
-    const current = Number(row?.v ?? 0)
-    if (current > migrations.length) throw new SchemaVersionError(current, migrations.length)
-    if (current === migrations.length) return
-  } catch (err) {
-    if (err instanceof SchemaVersionError) throw err
-    // No migrations table yet: create it below.
-  }
+  if ((await checkSchemaVersion(db, migrations)) === migrations.length) return
+  const log = db.table('migrations')
   await db.transaction(async (tx) => {
     if (db.engine === 'postgres') {
       const { schema } = db as PostgresDatabase

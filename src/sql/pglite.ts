@@ -21,14 +21,14 @@ function executor(db: Queryable): SqlExecutor {
       try {
         return (await db.query<R>(numberedPlaceholders(sql), params as unknown[])).rows
       } catch (err) {
-        throw postgresError(err)
+        throw postgresError(err, 'PGlite')
       }
     },
     async run(sql: string, params: readonly unknown[] = []) {
       try {
         return (await db.query(numberedPlaceholders(sql), params as unknown[])).affectedRows ?? 0
       } catch (err) {
-        throw postgresError(err)
+        throw postgresError(err, 'PGlite')
       }
     },
   }
@@ -62,7 +62,7 @@ export class PGliteDatabase implements PostgresDatabase {
     try {
       return await this.#db.transaction((tx) => fn(executor(tx)))
     } catch (err) {
-      throw postgresError(err)
+      throw postgresError(err, 'PGlite')
     }
   }
 
@@ -71,7 +71,7 @@ export class PGliteDatabase implements PostgresDatabase {
     try {
       unlisten = await this.#db.listen(channel, () => fn())
     } catch (err) {
-      throw postgresError(err)
+      throw postgresError(err, 'PGlite')
     }
     try {
       await hooks?.start(this.#exec)

@@ -112,6 +112,27 @@ export function runEventStoreSuite(target: ConformanceTarget): void {
         expect(await readAll(events)).toHaveLength(1)
       })
 
+      it('takes a retry of a committed write as a success and stores its events once', async () => {
+        const write = [event('r1', 1, { routingKey: 'eu', metadata: bytes('m') }), event('r1', 2)]
+        await events.write(write)
+        await events.write([event('r1', 3)])
+        // The same events again (a caller whose reply was lost retries): resolved, nothing written twice.
+        await events.write(write.map((e) => ({ ...e, data: new Uint8Array(e.data) })))
+        await Promise.all([events.write(write), events.write(write), events.write([event('r2', 1)])])
+        expect((await readAll(events)).map((e) => [e.aggregatorId, e.version])).toEqual([['r1', 1], ['r1', 2], ['r1', 3], ['r2', 1]])
+      })
+
+      it('refuses a write that reuses stored ids with other contents, or only some of them', async () => {
+        const [a, b] = [event('s1', 1), event('s1', 2)]
+        await events.write([a!, b!])
+        await rejectsWith(events.write([{ ...a!, data: bytes('other') }, b!]), 'INVALID_ORIGINAL_VERSION')
+        await rejectsWith(events.write([{ ...b!, name: 'Renamed' }]), 'INVALID_ORIGINAL_VERSION')
+        await rejectsWith(events.write([{ ...a!, routingKey: 'elsewhere' }]), 'INVALID_ORIGINAL_VERSION')
+        await rejectsWith(events.write([b!, event('s1', 3)]), 'INVALID_ORIGINAL_VERSION')
+        await rejectsWith(events.write([{ ...a!, aggregatorId: 's2' }]), 'INVALID_ARGUMENT')
+        expect(await readAll(events)).toHaveLength(2)
+      })
+
       it('lets exactly one of many concurrent writers of the same version win', async () => {
         await events.write([event('hot', 1)])
         const results = await Promise.allSettled(Array.from({ length: 32 }, () => events.write([event('hot', 2)])))

@@ -1,13 +1,14 @@
 // `npm run bench [-- --only sqlite,reads] [--scale | --no-scale] [--duration 2500]`
 //
 // Side-by-side throughput, in one process, on SQLite and PostgreSQL: Holdfast's event store against the raw drivers
-// and Emmett, its checkpoint store and LangGraph checkpointer against LangGraph's savers, its Automerge persister
-// against automerge-repo.
+// and Emmett, its command handler against Emmett's on contended aggregates, its checkpoint store and LangGraph
+// checkpointer against LangGraph's savers, its Automerge persister against automerge-repo.
 // Prints a table and writes bench/results/latest.json.
 import { execFileSync } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { postgresAutomerge, sqliteAutomerge } from './automerge.js'
 import { postgresCheckpoints, sqliteCheckpoints } from './checkpoints.js'
+import { postgresCommands, sqliteCommands } from './commands.js'
 import { postgresLangGraph, sqliteLangGraph } from './langgraph.js'
 import { describeError, TMP_DIR, type BenchOptions } from './lib.js'
 import { dropBenchDatabases, postgresCheckpoint, postgresReachable, postgresReads, postgresScale, postgresWrites } from './postgres.js'
@@ -28,12 +29,14 @@ const GROUPS: Group[] = [
   { id: 'sqlite.checkpoints', engine: 'sqlite', run: sqliteCheckpoints },
   { id: 'sqlite.langgraph', engine: 'sqlite', run: sqliteLangGraph },
   { id: 'sqlite.automerge', engine: 'sqlite', run: sqliteAutomerge },
+  { id: 'sqlite.commands', engine: 'sqlite', run: sqliteCommands },
   { id: 'postgres.writes', engine: 'postgres', run: postgresWrites },
   { id: 'postgres.reads', engine: 'postgres', run: postgresReads },
   { id: 'postgres.scale', engine: 'postgres', run: postgresScale },
   { id: 'postgres.checkpoints', engine: 'postgres', run: postgresCheckpoints },
   { id: 'postgres.langgraph', engine: 'postgres', run: postgresLangGraph },
   { id: 'postgres.automerge', engine: 'postgres', run: postgresAutomerge },
+  { id: 'postgres.commands', engine: 'postgres', run: postgresCommands },
 ]
 /** The scale groups take about a minute per engine here; on by default, `--no-scale` leaves them out. */
 const SCALE_BY_DEFAULT = true

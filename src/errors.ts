@@ -89,15 +89,27 @@ export class PoisonConflictError extends HoldfastError {
   }
 }
 
-/** A fenced acknowledge from a worker that no longer owns the subscriber. The cursor did not move. */
+/**
+ * A fenced acknowledge from a worker that no longer owns the subscriber (`reason: 'replaced'`), or that read a
+ * generation the subscriber has since left by a rewind (`reason: 'rewound'`). The cursor did not move.
+ */
 export class SubscriberReplacedError extends HoldfastError {
-  /** @param key - the subscriber; @param workerId - the stale worker; @param ownerId - the current owner */
+  /**
+   * @param key - the subscriber; @param workerId - the stale worker; @param ownerId - the current owner
+   * @param reason - `'replaced'` (another owner) or `'rewound'` (same owner, newer generation)
+   */
   constructor(
     readonly key: string,
     readonly workerId: string,
     readonly ownerId: string,
+    readonly reason: 'replaced' | 'rewound' = 'replaced',
   ) {
-    super('SUBSCRIBER_REPLACED', `subscriber ${JSON.stringify(key)} is owned by worker ${JSON.stringify(ownerId)}, not ${JSON.stringify(workerId)}`)
+    super(
+      'SUBSCRIBER_REPLACED',
+      reason === 'rewound'
+        ? `subscriber ${JSON.stringify(key)} was rewound since worker ${JSON.stringify(workerId)} read it; read its cursor again`
+        : `subscriber ${JSON.stringify(key)} is owned by worker ${JSON.stringify(ownerId)}, not ${JSON.stringify(workerId)}`,
+    )
   }
 }
 

@@ -26,3 +26,4 @@ export type {
 export { jsonSerializer, richSerializer } from './checkpoints/serializer.js'
 export type { ChunkKey, ChunkStore, StoredChunk } from './automerge/chunk-store.js'
 export type { ActorId, AutomergePersister, ChangeAddress, ChangeEntry, StoredSizes } from './automerge/types.js'
+export * from './runtime/index.js'

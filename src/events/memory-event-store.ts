@@ -4,7 +4,7 @@ import { assertKey, copyBytes } from '../validate.js'
 import { toPage } from './page.js'
 import type { Args, Event, EventStore, NewEvent, ReadAggregator, ReadResult, RoutingKey, Snapshot, SubscriberInfo } from './types.js'
 import { isStoredRetry } from './retry.js'
-import { aggregateKey, checkAcknowledge, checkSnapshot, checkSnapshotKeys, checkWrite, planRead, type CheckedWrite, type ReadPlan } from './validate.js'
+import { aggregateKey, checkAcknowledge, checkClaim, checkKeyWorker, checkRewind, checkSnapshot, checkSnapshotKeys, checkWrite, planRead, type CheckedWrite, type ReadPlan } from './validate.js'
 
 function copyEvent(e: Event): Event {
   return { ...e, data: copyBytes(e.data), metadata: copyBytes(e.metadata) }
@@ -102,8 +102,42 @@ export class MemoryEventStore implements EventStore {
       s.workerId = workerId
       s.updatedAt = Date.now()
     } else {
-      this.#subscribers.set(key, { key, workerId, cursor: null, lag: 0, acknowledgedAt: null, updatedAt: Date.now() })
+      this.#subscribers.set(key, { key, workerId, cursor: null, lag: 0, acknowledgedAt: null, updatedAt: Date.now(), leaseExpiresAt: null, generation: 0 })
     }
+  }
+
+  async claimSubscriber(key: string, workerId: string, leaseMs: number): Promise<SubscriberInfo> {
+    this.#life.check()
+    checkClaim(key, workerId, leaseMs)
+    const now = Date.now()
+    const s = this.#subscribers.get(key)
+    if (!s) {
+      const created = { key, workerId, cursor: null, lag: 0, acknowledgedAt: null, updatedAt: now, leaseExpiresAt: now + leaseMs, generation: 0 }
+      this.#subscribers.set(key, created)
+      return { ...created }
+    }
+    if (s.workerId === workerId || s.leaseExpiresAt === null || s.leaseExpiresAt <= now) {
+      if (s.workerId !== workerId) s.updatedAt = now
+      s.workerId = workerId
+      s.leaseExpiresAt = now + leaseMs
+    }
+    return { ...s }
+  }
+
+  async releaseSubscriber(key: string, workerId: string): Promise<void> {
+    this.#life.check()
+    checkKeyWorker(key, workerId)
+    const s = this.#subscribers.get(key)
+    if (s?.workerId === workerId) s.leaseExpiresAt = 0
+  }
+
+  async rewindSubscriber(key: string, cursor: string | null): Promise<void> {
+    this.#life.check()
+    checkRewind(key, cursor)
+    const s = this.#subscribers.get(key)
+    if (!s) throw new NotFoundError(`subscriber ${JSON.stringify(key)} does not exist`)
+    s.cursor = cursor
+    s.generation++
   }
 
   async isSubscriberRunning(key: string, workerId: string): Promise<boolean> {
@@ -113,12 +147,13 @@ export class MemoryEventStore implements EventStore {
     return this.#subscribers.get(key)?.workerId === workerId
   }
 
-  async acknowledge(key: string, cursor: string, lag: number, workerId?: string): Promise<void> {
+  async acknowledge(key: string, cursor: string, lag: number, workerId?: string, generation?: number): Promise<void> {
     this.#life.check()
-    checkAcknowledge(key, cursor, lag, workerId)
+    checkAcknowledge(key, cursor, lag, workerId, generation)
     const s = this.#subscribers.get(key)
     if (!s) throw new NotFoundError(`subscriber ${JSON.stringify(key)} does not exist`)
     if (workerId !== undefined && s.workerId !== workerId) throw new SubscriberReplacedError(key, workerId, s.workerId)
+    if (generation !== undefined && s.generation !== generation) throw new SubscriberReplacedError(key, workerId!, s.workerId, 'rewound')
     s.cursor = cursor
     s.lag = lag
     s.acknowledgedAt = Date.now()

@@ -274,3 +274,20 @@ function appendBatchFunction(t: (name: string) => string, schema: string): strin
     END
     $fn$`
 }
+
+/**
+ * Subscriber leases (migration 9): the time a claimed subscriber's lease runs out, so that standbys in any process
+ * can take a key whose owner stopped renewing it, and a generation that a rewind increments, so that an
+ * acknowledgement fenced with an older one cannot move the cursor back over the rewind.
+ */
+export const subscriberLeasesSchema: Migration = {
+  name: 'event store: subscriber leases and generations',
+  sqlite: (t) => [
+    `ALTER TABLE ${t('subscribers')} ADD COLUMN lease_until INTEGER`,
+    `ALTER TABLE ${t('subscribers')} ADD COLUMN generation INTEGER NOT NULL DEFAULT 0`,
+  ],
+  postgres: (t) => [
+    `ALTER TABLE ${t('subscribers')} ADD COLUMN lease_until BIGINT`,
+    `ALTER TABLE ${t('subscribers')} ADD COLUMN generation BIGINT NOT NULL DEFAULT 0`,
+  ],
+}

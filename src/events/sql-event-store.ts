@@ -5,7 +5,7 @@ import { GroupCommit } from '../sql/group-commit.js'
 import { asBytes, assertKey } from '../validate.js'
 import { toPage } from './page.js'
 import type { Args, Event, EventStore, NewEvent, ReadAggregator, ReadResult, RoutingKey, Snapshot, SubscriberInfo } from './types.js'
-import { checkAcknowledge, checkSnapshot, checkSnapshotKeys, checkWrite, planRead, type CheckedWrite, type ReadPlan } from './validate.js'
+import { checkAcknowledge, checkClaim, checkKeyWorker, checkRewind, checkSnapshot, checkSnapshotKeys, checkWrite, planRead, type CheckedWrite, type ReadPlan } from './validate.js'
 
 interface EventRow {
   position: number | string
@@ -27,7 +27,31 @@ interface SubscriberRow {
   lag: number | string
   acknowledged_at: number | string | null
   updated_at: number | string
+  lease_until: number | string | null
+  generation: number | string
 }
+
+const SUBSCRIBER_COLUMNS = 'key, worker_id, cursor, lag, acknowledged_at, updated_at, lease_until, generation'
+
+function toSubscriber(r: SubscriberRow): SubscriberInfo {
+  return {
+    key: r.key,
+    workerId: r.worker_id,
+    cursor: r.cursor,
+    lag: Number(r.lag),
+    acknowledgedAt: r.acknowledged_at === null ? null : Number(r.acknowledged_at),
+    updatedAt: Number(r.updated_at),
+    leaseExpiresAt: r.lease_until === null ? null : Number(r.lease_until),
+    generation: Number(r.generation),
+  }
+}
+
+/**
+ * "Now" in ms for lease times: PostgreSQL's clock, so that hosts whose clocks disagree still agree on leases; on
+ * SQLite every process is on this machine, so its clock is the one.
+ */
+const PG_NOW = '(extract(epoch from clock_timestamp()) * 1000)::bigint'
+
 
 const COLUMNS = 'position, id, aggregator_type, aggregator_id, version, name, routing_key, data, metadata, created_at'
 
@@ -164,36 +188,68 @@ export class SqlEventStore implements EventStore {
     return rows.length > 0
   }
 
-  async acknowledge(key: string, cursor: string, lag: number, workerId?: string): Promise<void> {
+  async acknowledge(key: string, cursor: string, lag: number, workerId?: string, generation?: number): Promise<void> {
     this.#life.check()
-    checkAcknowledge(key, cursor, lag, workerId)
-    const fenced = workerId !== undefined
-    const changed = await this.#db.run(
-      `UPDATE ${this.#t.subscribers} SET cursor = ?, lag = ?, acknowledged_at = ? WHERE key = ?${fenced ? ' AND worker_id = ?' : ''}`,
-      fenced ? [cursor, lag, Date.now(), key, workerId] : [cursor, lag, Date.now(), key],
-    )
+    checkAcknowledge(key, cursor, lag, workerId, generation)
+    const params: unknown[] = [cursor, lag, Date.now(), key]
+    let fence = ''
+    if (workerId !== undefined) {
+      fence = ' AND worker_id = ?'
+      params.push(workerId)
+    }
+    if (generation !== undefined) {
+      fence += ' AND generation = ?'
+      params.push(generation)
+    }
+    const changed = await this.#db.run(`UPDATE ${this.#t.subscribers} SET cursor = ?, lag = ?, acknowledged_at = ? WHERE key = ?${fence}`, params)
     if (changed > 0) return
     const [row] = await this.#db.all<{ worker_id: string }>(`SELECT worker_id FROM ${this.#t.subscribers} WHERE key = ?`, [key])
     if (!row) throw new NotFoundError(`subscriber ${JSON.stringify(key)} does not exist`)
-    throw new SubscriberReplacedError(key, workerId!, row.worker_id)
+    throw new SubscriberReplacedError(key, workerId!, row.worker_id, row.worker_id === workerId ? 'rewound' : 'replaced')
+  }
+
+  async claimSubscriber(key: string, workerId: string, leaseMs: number): Promise<SubscriberInfo> {
+    this.#life.check()
+    checkClaim(key, workerId, leaseMs)
+    const pg = this.#db.engine === 'postgres'
+    const now = pg ? PG_NOW : '?'
+    const at = pg ? [] : [Date.now()]
+    // One statement: insert, or take over a released or expired lease, or renew our own; a live lease of another
+    // worker is left alone (the WHERE of DO UPDATE), and the row then says who holds it.
+    const [claimed] = await this.#db.all<SubscriberRow>(
+      `INSERT INTO ${this.#t.subscribers} AS s (key, worker_id, lag, updated_at, lease_until)
+         VALUES (?, ?, 0, ${now}, ${now} + ?)
+       ON CONFLICT (key) DO UPDATE SET
+         worker_id = excluded.worker_id,
+         lease_until = excluded.lease_until,
+         updated_at = CASE WHEN s.worker_id = excluded.worker_id THEN s.updated_at ELSE excluded.updated_at END
+       WHERE s.worker_id = excluded.worker_id OR s.lease_until IS NULL OR s.lease_until <= excluded.updated_at
+       RETURNING ${SUBSCRIBER_COLUMNS}`,
+      [key, workerId, ...at, ...at, leaseMs],
+    )
+    if (claimed) return toSubscriber(claimed)
+    const [held] = await this.#db.all<SubscriberRow>(`SELECT ${SUBSCRIBER_COLUMNS} FROM ${this.#t.subscribers} WHERE key = ?`, [key])
+    return toSubscriber(held!)
+  }
+
+  async releaseSubscriber(key: string, workerId: string): Promise<void> {
+    this.#life.check()
+    checkKeyWorker(key, workerId)
+    await this.#db.run(`UPDATE ${this.#t.subscribers} SET lease_until = 0 WHERE key = ? AND worker_id = ?`, [key, workerId])
+  }
+
+  async rewindSubscriber(key: string, cursor: string | null): Promise<void> {
+    this.#life.check()
+    checkRewind(key, cursor)
+    const changed = await this.#db.run(`UPDATE ${this.#t.subscribers} SET cursor = ?, generation = generation + 1 WHERE key = ?`, [cursor, key])
+    if (changed === 0) throw new NotFoundError(`subscriber ${JSON.stringify(key)} does not exist`)
   }
 
   async getSubscriber(key: string): Promise<SubscriberInfo | null> {
     this.#life.check()
     assertKey('key', key)
-    const [r] = await this.#db.all<SubscriberRow>(
-      `SELECT key, worker_id, cursor, lag, acknowledged_at, updated_at FROM ${this.#t.subscribers} WHERE key = ?`,
-      [key],
-    )
-    if (!r) return null
-    return {
-      key: r.key,
-      workerId: r.worker_id,
-      cursor: r.cursor,
-      lag: Number(r.lag),
-      acknowledgedAt: r.acknowledged_at === null ? null : Number(r.acknowledged_at),
-      updatedAt: Number(r.updated_at),
-    }
+    const [r] = await this.#db.all<SubscriberRow>(`SELECT ${SUBSCRIBER_COLUMNS} FROM ${this.#t.subscribers} WHERE key = ?`, [key])
+    return r ? toSubscriber(r) : null
   }
 
   async getSnapshot(aggregatorType: string, aggregatorRevision: string, id: string): Promise<Snapshot | null> {

@@ -115,10 +115,28 @@ export interface EventStore {
   isSubscriberRunning(key: string, workerId: string): Promise<boolean>
   /**
    * Records that subscriber `key` processed everything up to `cursor`, with `lag` matching events left after it.
-   * With `workerId`, throws `SUBSCRIBER_REPLACED` (and moves nothing) if another worker owns `key`.
-   * Unknown `key` is `NOT_FOUND`.
+   * With `workerId`, throws `SUBSCRIBER_REPLACED` (and moves nothing) if another worker owns `key`; with
+   * `generation` too, also if the key was rewound since its worker read that generation
+   * ({@link EventStore.rewindSubscriber}; the error's `reason` is then `'rewound'`). Unknown `key` is `NOT_FOUND`.
    */
-  acknowledge(key: string, cursor: string, lag: number, workerId?: string): Promise<void>
+  acknowledge(key: string, cursor: string, lag: number, workerId?: string, generation?: number): Promise<void>
+  /**
+   * Takes subscriber `key` for `workerId` with a lease of `leaseMs`, or renews the lease `workerId` holds (beyond the
+   * original; what `subscribe` builds on). It succeeds when the key is new (created with no cursor), already owned
+   * by `workerId`, released, or its lease has run out because its owner stopped renewing it (a crash, a pause, a
+   * lost network); otherwise it changes nothing. Resolves with the record after the attempt: its `workerId` says
+   * who owns the key now. Lease times are the database's clock on PostgreSQL (hosts' clocks need not agree) and
+   * this machine's on SQLite and in memory.
+   */
+  claimSubscriber(key: string, workerId: string, leaseMs: number): Promise<SubscriberInfo>
+  /** Ends `workerId`'s lease on `key` now, so that a standby may take it at once (a clean handover); a no-op otherwise. */
+  releaseSubscriber(key: string, workerId: string): Promise<void>
+  /**
+   * Moves subscriber `key`'s cursor to `cursor` (`null`: the beginning), whoever owns it, and increments its
+   * `generation`, so that an acknowledgement fenced with the generation its worker read fails instead of moving the
+   * cursor back over the rewind (a rebuild, a replay). `NOT_FOUND` for an unknown key.
+   */
+  rewindSubscriber(key: string, cursor: string | null): Promise<void>
   /** The snapshot saved for these three keys, or `null`. */
   getSnapshot(aggregatorType: string, aggregatorRevision: string, id: string): Promise<Snapshot | null>
   /** Saves (replaces) the snapshot for these three keys. */
@@ -146,4 +164,8 @@ export interface SubscriberInfo {
   acknowledgedAt: number | null
   /** When the current owner took it (ms since epoch). */
   updatedAt: number
+  /** When the owner's lease runs out (ms since epoch), or `null` for a subscriber never claimed with a lease. */
+  leaseExpiresAt: number | null
+  /** Incremented by each {@link EventStore.rewindSubscriber}: acknowledgements fenced with an older one fail. */
+  generation: number
 }

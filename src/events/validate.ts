@@ -202,9 +202,35 @@ export function checkSnapshot(aggregatorType: unknown, aggregatorRevision: unkno
 }
 
 /** Checks `acknowledge`'s arguments. */
-export function checkAcknowledge(key: unknown, cursor: unknown, lag: unknown, workerId: unknown): void {
+export function checkAcknowledge(key: unknown, cursor: unknown, lag: unknown, workerId: unknown, generation?: unknown): void {
   assertKey('key', key)
   decodeCursor(cursor)
   assertInteger('lag', lag, 0)
   if (workerId !== undefined) assertKey('workerId', workerId)
+  if (generation !== undefined) {
+    if (workerId === undefined) throw new InvalidArgumentError('generation fences a worker: give workerId with it')
+    assertInteger('generation', generation, 0)
+  }
+}
+
+/** Longest lease: a day. A longer one would keep a dead worker's key for longer than anyone waits. */
+export const MAX_LEASE_MS = 86_400_000
+
+/** Checks `claimSubscriber`'s arguments. */
+export function checkClaim(key: unknown, workerId: unknown, leaseMs: unknown): void {
+  assertKey('key', key)
+  assertKey('workerId', workerId)
+  assertInteger('leaseMs', leaseMs, 1, MAX_LEASE_MS)
+}
+
+/** Checks a subscriber key and a worker id. */
+export function checkKeyWorker(key: unknown, workerId: unknown): void {
+  assertKey('key', key)
+  assertKey('workerId', workerId)
+}
+
+/** Checks `rewindSubscriber`'s arguments. */
+export function checkRewind(key: unknown, cursor: unknown): void {
+  assertKey('key', key)
+  if (cursor !== null) decodeCursor(cursor, 'cursor')
 }

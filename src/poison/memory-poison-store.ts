@@ -3,7 +3,7 @@ import type { Lifecycle } from '../lifecycle.js'
 import { assertKey, compareText } from '../validate.js'
 import { withPoison } from './guard.js'
 import type { PoisonAuditRecord, PoisonRecord, PoisonStore } from './types.js'
-import { checkClear, checkGuard, checkKeyToken, checkPrefix } from './validate.js'
+import { checkAudit, checkClear, checkGuard, checkKeyToken, checkPrefix } from './validate.js'
 
 /** The reference model of the poison store. */
 export class MemoryPoisonStore implements PoisonStore {
@@ -56,6 +56,12 @@ export class MemoryPoisonStore implements PoisonStore {
     this.#keys.delete(key)
     this.#audit.push({ key, token: held.token, by, reason: reason ?? null, at: Date.now() })
     return held.token
+  }
+
+  async auditPoison(key: string, token: string, by: string, reason?: string): Promise<void> {
+    this.#life.check()
+    checkAudit(key, token, by, reason)
+    this.#audit.push({ key, token, by, reason: reason ?? null, at: Date.now() })
   }
 
   async listPoisonAudit(key?: string): Promise<PoisonAuditRecord[]> {

@@ -4,7 +4,7 @@ import type { SqlDatabase } from '../sql/database.js'
 import { assertKey } from '../validate.js'
 import { withPoison } from './guard.js'
 import type { PoisonAuditRecord, PoisonRecord, PoisonStore } from './types.js'
-import { checkClear, checkGuard, checkKeyToken, checkPrefix } from './validate.js'
+import { checkAudit, checkClear, checkGuard, checkKeyToken, checkPrefix } from './validate.js'
 
 interface PoisonRow {
   key: string
@@ -92,6 +92,12 @@ export class SqlPoisonStore implements PoisonStore {
       await tx.run(`INSERT INTO ${this.#t.audit} (key, token, cleared_by, reason, cleared_at) VALUES (?, ?, ?, ?, ?)`, [key, row.token, by, reason ?? null, Date.now()])
       return row.token
     })
+  }
+
+  async auditPoison(key: string, token: string, by: string, reason?: string): Promise<void> {
+    this.#life.check()
+    checkAudit(key, token, by, reason)
+    await this.#db.run(`INSERT INTO ${this.#t.audit} (key, token, cleared_by, reason, cleared_at) VALUES (?, ?, ?, ?, ?)`, [key, token, by, reason ?? null, Date.now()])
   }
 
   async listPoisonAudit(key?: string): Promise<PoisonAuditRecord[]> {

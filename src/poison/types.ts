@@ -37,6 +37,11 @@ export interface PoisonStore {
   listPoison(prefix?: string): Promise<PoisonRecord[]>
   /** Operator path: removes `key` whatever its token, records the clear, and returns the token removed (or `null`). */
   clearPoison(key: string, by: string, reason?: string): Promise<string | null>
+  /**
+   * Records an operator action on `key` in the audit trail, as `clearPoison` does, without changing any key (beyond
+   * the original): `token` says what was done (e.g. a subscription rewind and its target), `by` who, `reason` why.
+   */
+  auditPoison(key: string, token: string, by: string, reason?: string): Promise<void>
   /** The audit trail of clears, oldest first, for one key or all. */
   listPoisonAudit(key?: string): Promise<PoisonAuditRecord[]>
   /** Puts the key, runs `fn`, deletes the key if `fn` resolves and keeps it (rethrowing) if `fn` throws. */

@@ -30,6 +30,12 @@ export function checkClear(key: unknown, by: unknown, reason: unknown): void {
   assertText('reason', reason)
 }
 
+/** Checks `auditPoison`'s arguments: `clearPoison`'s, and a token. */
+export function checkAudit(key: unknown, token: unknown, by: unknown, reason: unknown): void {
+  checkClear(key, by, reason)
+  assertKey('token', token)
+}
+
 /** Checks `withPoison`'s callback. */
 export function checkGuard(fn: unknown): void {
   if (typeof fn !== 'function') throw new InvalidArgumentError(`fn must be a function, got ${describe(fn)}`)

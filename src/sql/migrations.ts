@@ -1,7 +1,7 @@
 import { SchemaVersionError } from '../errors.js'
 import { automergeChunksSchema, automergeSchema } from '../automerge/schema.js'
 import { checkpointsSchema, checkpointThreadsSchema } from '../checkpoints/schema.js'
-import { eventsSchema, eventsWritePathSchema } from '../events/schema.js'
+import { eventsSchema, eventsWritePathSchema, subscriberLeasesSchema } from '../events/schema.js'
 import { packagesSchema } from '../packages/schema.js'
 import { poisonSchema } from '../poison/schema.js'
 import { quoteIdent, type PostgresDatabase, type SqlDatabase } from './database.js'
@@ -17,7 +17,7 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. Append only: never edit or reorder a released entry. */
-export const MIGRATIONS: readonly Migration[] = [eventsSchema, poisonSchema, packagesSchema, checkpointsSchema, automergeSchema, automergeChunksSchema, checkpointThreadsSchema, eventsWritePathSchema]
+export const MIGRATIONS: readonly Migration[] = [eventsSchema, poisonSchema, packagesSchema, checkpointsSchema, automergeSchema, automergeChunksSchema, checkpointThreadsSchema, eventsWritePathSchema, subscriberLeasesSchema]
 
 /** Advisory-lock class for migrations, so concurrent openers take turns (`hf` + `mg`). */
 const MIGRATION_LOCK = 0x6866_6d67

@@ -390,6 +390,72 @@ export function runEventStoreSuite(target: ConformanceTarget): void {
         for (const lag of [-1, 1.5, NaN, '3', 2 ** 53]) await rejectsWith(events.acknowledge('projector', cursor, lag as number), 'INVALID_ARGUMENT')
         expect(await events.getSubscriberCursor('projector')).toBeNull()
       })
+
+      it('claims a subscriber with a lease: new, renewed by its owner, refused to others while it lasts', async () => {
+        const before = Date.now()
+        const first = await events.claimSubscriber('projector', 'w1', 60_000)
+        expect(first).toMatchObject({ key: 'projector', workerId: 'w1', cursor: null, lag: 0, generation: 0 })
+        expect(first.leaseExpiresAt).toBeGreaterThanOrEqual(before + 60_000 - 5_000)
+        const other = await events.claimSubscriber('projector', 'w2', 60_000)
+        expect(other.workerId).toBe('w1')
+        expect(await events.isSubscriberRunning('projector', 'w1')).toBe(true)
+        const renewed = await events.claimSubscriber('projector', 'w1', 120_000)
+        expect(renewed.workerId).toBe('w1')
+        expect(renewed.leaseExpiresAt).toBeGreaterThan(first.leaseExpiresAt!)
+        expect(renewed.updatedAt).toBe(first.updatedAt)
+      })
+
+      it('lets a standby take a lease that ran out or was released, keeping the cursor', async () => {
+        await events.write([event('o1', 1)])
+        const [a] = (await events.read()).edges
+        await events.claimSubscriber('projector', 'w1', 1)
+        await events.acknowledge('projector', a!.cursor, 0, 'w1')
+        await new Promise((r) => setTimeout(r, 20))
+        const taken = await events.claimSubscriber('projector', 'w2', 60_000)
+        expect(taken).toMatchObject({ workerId: 'w2', cursor: a!.cursor })
+        // The old owner's fenced acknowledgement now fails; a claim of its own does not take the key back.
+        await rejectsWith(events.acknowledge('projector', a!.cursor, 0, 'w1'), 'SUBSCRIBER_REPLACED')
+        expect((await events.claimSubscriber('projector', 'w1', 60_000)).workerId).toBe('w2')
+        await events.releaseSubscriber('projector', 'w1') // not the owner: nothing happens
+        expect((await events.claimSubscriber('projector', 'w3', 60_000)).workerId).toBe('w2')
+        await events.releaseSubscriber('projector', 'w2')
+        expect((await events.claimSubscriber('projector', 'w3', 60_000)).workerId).toBe('w3')
+        // A subscriber made by upsertSubscriber has no lease: a claim takes it.
+        await events.upsertSubscriber('legacy', 'old')
+        expect((await events.getSubscriber('legacy'))!.leaseExpiresAt).toBeNull()
+        expect((await events.claimSubscriber('legacy', 'w1', 1000)).workerId).toBe('w1')
+      })
+
+      it('rewinds a subscriber, and fences acknowledgements by generation', async () => {
+        await events.write([event('o1', 1), event('o1', 2)])
+        const [a, b] = (await events.read()).edges
+        const claim = await events.claimSubscriber('projector', 'w1', 60_000)
+        await events.acknowledge('projector', b!.cursor, 0, 'w1', claim.generation)
+        await events.rewindSubscriber('projector', a!.cursor)
+        const after = await events.getSubscriber('projector')
+        expect(after).toMatchObject({ cursor: a!.cursor, generation: claim.generation + 1, workerId: 'w1' })
+        // The worker read generation 0 before the rewind: its acknowledgement cannot move the cursor over it.
+        const err = await rejectsWith(events.acknowledge('projector', b!.cursor, 0, 'w1', claim.generation), 'SUBSCRIBER_REPLACED')
+        expect(err).toMatchObject({ reason: 'rewound' })
+        expect(await events.getSubscriberCursor('projector')).toBe(a!.cursor)
+        await events.acknowledge('projector', b!.cursor, 0, 'w1', after!.generation)
+        await events.rewindSubscriber('projector', null)
+        expect(await events.getSubscriber('projector')).toMatchObject({ cursor: null, generation: claim.generation + 2 })
+        await rejectsWith(events.rewindSubscriber('ghost', null), 'NOT_FOUND')
+      })
+
+      it('refuses bad lease and rewind arguments', async () => {
+        for (const ms of [0, -1, 1.5, NaN, '10', 86_400_001]) await rejectsWith(events.claimSubscriber('k', 'w', ms as number), 'INVALID_ARGUMENT')
+        await rejectsWith(events.claimSubscriber('', 'w', 10), 'INVALID_ARGUMENT')
+        await rejectsWith(events.claimSubscriber('k', '', 10), 'INVALID_ARGUMENT')
+        await rejectsWith(events.releaseSubscriber('k', 42 as unknown as string), 'INVALID_ARGUMENT')
+        await rejectsWith(events.rewindSubscriber('k', 'garbage!'), 'INVALID_ARGUMENT')
+        await events.claimSubscriber('k', 'w', 10)
+        await rejectsWith(events.acknowledge('k', encodeCursor(1), 0, undefined, 0), 'INVALID_ARGUMENT')
+        await rejectsWith(events.acknowledge('k', encodeCursor(1), 0, 'w', -1), 'INVALID_ARGUMENT')
+        expect(await events.getSubscriber('k')).toMatchObject({ cursor: null, generation: 0 })
+        expect(await events.getSubscriber('nobody')).toBeNull()
+      })
     })
 
     describe('snapshots', () => {

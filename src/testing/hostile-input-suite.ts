@@ -397,7 +397,7 @@ function eventsArea(): Area {
     },
     snapshot: async (s) => ({
       events: (await readAll(s.events)).filter((e) => !e.aggregatorId.startsWith('bystander')).map((e) => omit(e, 'position', 'timestamp')),
-      subscriber: omit(await s.events.getSubscriber('sub'), 'updatedAt', 'acknowledgedAt'),
+      subscriber: omit(await s.events.getSubscriber('sub'), 'updatedAt', 'acknowledgedAt', 'leaseExpiresAt'),
       snapshot: await s.events.getSnapshot('T', 'r1', 's1'),
     }),
     bystander: {
@@ -445,7 +445,22 @@ function eventsArea(): Area {
         kind: 'read',
         args: () => ['sub'],
         call: (s, [k]) => s.events.getSubscriber(k as string),
-        view: (r) => omit(r as object, 'updatedAt', 'acknowledgedAt'),
+        view: (r) => omit(r as object, 'updatedAt', 'acknowledgedAt', 'leaseExpiresAt'),
+      },
+      {
+        method: 'events.claimSubscriber',
+        kind: 'write',
+        args: () => ['sub', 'w1', 60_000],
+        call: (s, [k, w, ms]) => s.events.claimSubscriber(k as string, w as string, ms as number),
+        view: (r) => omit(r as object, 'updatedAt', 'acknowledgedAt', 'leaseExpiresAt'),
+      },
+      { method: 'events.releaseSubscriber', kind: 'write', args: () => ['sub', 'w1'], call: (s, [k, w]) => s.events.releaseSubscriber(k as string, w as string) },
+      {
+        method: 'events.rewindSubscriber',
+        kind: 'append',
+        args: () => ['sub', encodeCursor(1)],
+        call: (s, [k, c]) => s.events.rewindSubscriber(k as string, c as string),
+        verify: async (s) => ((await s.events.getSubscriberCursor('sub')) === encodeCursor(1) ? undefined : 'the cursor did not move'),
       },
       { method: 'events.getSnapshot', kind: 'read', args: () => ['T', 'r1', 's1'], call: (s, [t, r, i]) => s.events.getSnapshot(t as string, r as string, i as string) },
       {
@@ -540,6 +555,17 @@ function poisonArea(): Area {
           const want = { key: 'victim', token: 'tok', by: 'operator', reason: 'because' }
           if ((await s.poison.getPoison('victim')) !== null) return 'the key is still held'
           return canon(last) === canon(want) ? undefined : `audited ${canon(last)}`
+        },
+      },
+      {
+        method: 'poison.auditPoison',
+        kind: 'append',
+        args: (n) => [`audited-${n}`, 'rewind:beginning', 'operator', 'rebuild'],
+        call: (s, [k, t, b, r]) => s.poison.auditPoison(k as string, t as string, b as string, r as string),
+        verify: async (s, [k]) => {
+          const audit = await s.poison.listPoisonAudit(k as string)
+          const want = { key: k, token: 'rewind:beginning', by: 'operator', reason: 'rebuild' }
+          return audit.length === 1 && canon(omit(audit[0]!, 'at')) === canon(want) ? undefined : `audited ${canon(audit)}`
         },
       },
       {

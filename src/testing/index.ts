@@ -26,7 +26,7 @@ export { runPackageStoreSuite } from './package-store-suite.js'
 export { runPoisonStoreSuite } from './poison-store-suite.js'
 export { runRetrySuite } from './retry-suite.js'
 export { runThreadStoreSuite } from './thread-store-suite.js'
-export { bytes, event, readAll, rejectsWith, type ConformanceTarget } from './helpers.js'
+export { bytes, event, readAll, rejectsWith, throwsWith, type ConformanceTarget } from './helpers.js'
 
 /** Registers every contract's conformance cases for `target` with vitest. `open()` must return a fresh, empty store. */
 export function runConformanceSuite(target: ConformanceTarget): void {

@@ -91,6 +91,20 @@ export function runPoisonStoreSuite(target: ConformanceTarget): void {
       expect(await poison.listPoisonAudit('none')).toEqual([])
     })
 
+    it('records operator actions with auditPoison beside the clears, changing no key', async () => {
+      await poison.tryPutPoison('subscription/orders', 'w1')
+      await poison.auditPoison('subscription/orders', 'rewind:beginning', 'alice', 'rebuild the projection')
+      expect(await poison.getPoison('subscription/orders')).toBe('w1')
+      await poison.clearPoison('subscription/orders', 'bob', 'resume')
+      expect((await poison.listPoisonAudit('subscription/orders')).map((a) => [a.token, a.by, a.reason])).toEqual([
+        ['rewind:beginning', 'alice', 'rebuild the projection'],
+        ['w1', 'bob', 'resume'],
+      ])
+      await rejectsWith(poison.auditPoison('k', '', 'alice'), 'INVALID_ARGUMENT')
+      await rejectsWith(poison.auditPoison('k', 't', 'alice', 'bad \0 reason'), 'INVALID_ARGUMENT')
+      expect(await poison.listPoisonAudit('k')).toEqual([])
+    })
+
     it('guards work with withPoison: deleted on success, kept on failure', async () => {
       expect(await poison.withPoison('job', 't1', async () => 42)).toBe(42)
       expect(await poison.getPoison('job')).toBeNull()

@@ -1,0 +1,155 @@
+import { InvalidArgumentError } from '../../errors.js'
+import type { Event, ReadAggregator, RoutingKey } from '../../events/types.js'
+import type { Store } from '../../store.js'
+import { assertInteger, assertKey, describe, mapArray, readFields } from '../../validate.js'
+import { newEventId } from '../ulid.js'
+
+/** What a handler is told besides its batch. */
+export interface HandlerContext {
+  /** The subscriber key. */
+  key: string
+  /** This worker's id. */
+  workerId: string
+  /** 1 on a batch's first delivery, then 2, 3, … on retries of the same batch. */
+  attempt: number
+  /** Aborted when the subscription stops or loses its key to another worker: stop work that can be stopped. */
+  signal: AbortSignal
+}
+
+/** Handles one batch, in position order. Throwing (or rejecting) retries the same batch, then parks the key. */
+export type Handler = (events: Event[], ctx: HandlerContext) => Promise<void> | void
+
+/** How a failing batch is retried before the subscription parks. */
+export interface RetryOptions {
+  /** Tries in all, the first included (1..1000, default 5). */
+  attempts?: number
+  /** The wait before the first retry, in ms (default 100); it doubles, with jitter, up to `maxBackoffMs`. */
+  minBackoffMs?: number
+  /** The longest wait between two tries, in ms (default 30,000). */
+  maxBackoffMs?: number
+}
+
+/** The options of {@link subscribe} (`spec/runtime.md` §1). */
+export interface SubscribeOptions {
+  /** The subscriber key: one active worker per key, across processes and hosts. */
+  key: string
+  /** The `read` filter (OR-ed); default every event. */
+  aggregators?: ReadAggregator[]
+  /** The routing-key filter; default `{ all: true }`. */
+  routingKey?: RoutingKey
+  /** Handles a batch; it is acknowledged (fenced) once the handler resolves. */
+  handler: Handler
+  /** Most events per batch, 1..1000 (default 100). */
+  batchSize?: number
+  /** This worker's id (a key string); default a fresh ULID. */
+  workerId?: string
+  /** How long a silent owner keeps the key before a standby takes it, in ms (100..86,400,000; default 10,000). */
+  leaseMs?: number
+  /** Retries of a failing batch before it parks. */
+  retry?: RetryOptions
+  /** Where a key with no cursor yet starts: every stored event (`'beginning'`, the default) or only new ones. */
+  startFrom?: 'beginning' | 'end'
+  /** Aborting it stops the subscription, as {@link Subscription.stop} does. */
+  signal?: AbortSignal
+  /**
+   * The slow check for commits a wake-up missed, in ms (100..60,000; default 2,000). An idle subscription makes no
+   * other query than this check and its lease renewal.
+   */
+  checkIntervalMs?: number
+}
+
+/** Options after validation, with defaults. */
+export interface Settings {
+  key: string
+  aggregators: ReadAggregator[] | null
+  routingKey: RoutingKey
+  handler: Handler
+  batchSize: number
+  workerId: string
+  leaseMs: number
+  attempts: number
+  minBackoffMs: number
+  maxBackoffMs: number
+  startFrom: 'beginning' | 'end'
+  signal: AbortSignal | undefined
+  checkIntervalMs: number
+}
+
+const FIELDS = ['key', 'aggregators', 'routingKey', 'handler', 'batchSize', 'workerId', 'leaseMs', 'retry', 'startFrom', 'signal', 'checkIntervalMs'] as const
+
+/** Checks `subscribe`'s arguments, each read once; throws `INVALID_ARGUMENT` before anything is claimed. */
+export function checkSubscribe(store: unknown, options: unknown): Settings {
+  assertStore(store)
+  const o = readFields('options', options, FIELDS)
+  assertKey('options.key', o.key)
+  if (typeof o.handler !== 'function') throw new InvalidArgumentError(`options.handler must be a function, got ${describe(o.handler)}`)
+  const batchSize = o.batchSize ?? 100
+  assertInteger('options.batchSize', batchSize, 1, 1000)
+  const workerId = o.workerId ?? newEventId()
+  assertKey('options.workerId', workerId)
+  const leaseMs = o.leaseMs ?? 10_000
+  assertInteger('options.leaseMs', leaseMs, 100, 86_400_000)
+  const checkIntervalMs = o.checkIntervalMs ?? 2000
+  assertInteger('options.checkIntervalMs', checkIntervalMs, 100, 60_000)
+  const retry: { attempts?: unknown; minBackoffMs?: unknown; maxBackoffMs?: unknown } =
+    o.retry === undefined ? {} : readFields('options.retry', o.retry, ['attempts', 'minBackoffMs', 'maxBackoffMs'] as const)
+  const attempts = retry.attempts ?? 5
+  assertInteger('options.retry.attempts', attempts, 1, 1000)
+  const minBackoffMs = retry.minBackoffMs ?? 100
+  assertInteger('options.retry.minBackoffMs', minBackoffMs, 0, 3_600_000)
+  const maxBackoffMs = retry.maxBackoffMs ?? Math.max(30_000, minBackoffMs)
+  assertInteger('options.retry.maxBackoffMs', maxBackoffMs, minBackoffMs, 3_600_000)
+  const startFrom = o.startFrom ?? 'beginning'
+  if (startFrom !== 'beginning' && startFrom !== 'end') throw new InvalidArgumentError(`options.startFrom must be 'beginning' or 'end', got ${describe(startFrom)}`)
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new InvalidArgumentError(`options.signal must be an AbortSignal, got ${describe(o.signal)}`)
+  return {
+    key: o.key,
+    aggregators: o.aggregators === undefined || o.aggregators === null ? null : checkAggregators(o.aggregators),
+    routingKey: o.routingKey === undefined || o.routingKey === null ? { all: true } : checkRoutingKey(o.routingKey),
+    handler: o.handler as Handler,
+    batchSize,
+    workerId,
+    leaseMs,
+    attempts,
+    minBackoffMs,
+    maxBackoffMs,
+    startFrom,
+    signal: o.signal,
+    checkIntervalMs,
+  }
+}
+
+/** The store's contracts the runtime calls; anything else is not a store. */
+export function assertStore(store: unknown): asserts store is Store {
+  const s = store as Partial<Store> | null
+  if (typeof s !== 'object' || s === null || typeof s.events?.read !== 'function' || typeof s.poison?.getPoison !== 'function')
+    throw new InvalidArgumentError(`store must be an open Holdfast Store, got ${describe(store)}`)
+}
+
+function checkAggregators(value: unknown): ReadAggregator[] {
+  return mapArray('options.aggregators', value, (item, at) => {
+    const a = readFields(at, item, ['aggregatorType', 'aggregatorId', 'name'] as const)
+    assertKey(`${at}.aggregatorType`, a.aggregatorType)
+    const f: ReadAggregator = { aggregatorType: a.aggregatorType }
+    if (a.aggregatorId !== undefined) {
+      assertKey(`${at}.aggregatorId`, a.aggregatorId)
+      f.aggregatorId = a.aggregatorId
+    }
+    if (a.name !== undefined) {
+      assertKey(`${at}.name`, a.name)
+      f.name = a.name
+    }
+    return f
+  })
+}
+
+function checkRoutingKey(value: unknown): RoutingKey {
+  const r = readFields('options.routingKey', value, ['all', 'value'] as const)
+  if (r.all === true && r.value === undefined) return { all: true }
+  if (r.all === undefined && r.value === null) return { value: null }
+  if (r.all === undefined && r.value !== undefined) {
+    assertKey('options.routingKey.value', r.value)
+    return { value: r.value }
+  }
+  throw new InvalidArgumentError('options.routingKey must be { all: true } or { value: string | null }')
+}

@@ -1,0 +1,173 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { listParked, resumeParked, rewindSubscription, subscribe, type Event, type Store, type Subscription } from '../src/index.js'
+import { event, rejectsWith, throwsWith } from '../src/testing/index.js'
+import { backends } from './backends.js'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Polls `check` until it holds or `ms` pass. */
+async function until(check: () => boolean | Promise<boolean>, ms = 5000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`${what} did not hold within ${ms} ms`)
+    await sleep(10)
+  }
+}
+
+for (const target of backends()) {
+  describe(`subscriptions: ${target.name}`, () => {
+    let store: Store
+    const subs: Subscription[] = []
+    beforeEach(async () => {
+      store = await target.open()
+    })
+    afterEach(async () => {
+      for (const s of subs.splice(0)) await s.stop()
+      await store.close()
+    })
+    const run = (options: Parameters<typeof subscribe>[1]): Subscription => {
+      const s = subscribe(store, { leaseMs: 1000, checkIntervalMs: 500, retry: { attempts: 3, minBackoffMs: 1, maxBackoffMs: 5 }, ...options })
+      subs.push(s)
+      return s
+    }
+
+    it('delivers every matching event once, in order, in batches; a new subscribe after stop redelivers nothing', async () => {
+      for (let v = 1; v <= 25; v++) await store.events.write([event('o1', v), event(`other-${v}`, 1, { aggregatorType: 'shop/Other' })])
+      const seen: Event[] = []
+      const batches: number[] = []
+      const sub = run({ key: 'p', aggregators: [{ aggregatorType: 'shop/Order' }], batchSize: 10, handler: (evs) => void (seen.push(...evs), batches.push(evs.length)) })
+      await sub.whenCaughtUp()
+      expect(sub.state).toBe('active')
+      expect(seen.map((e) => e.version)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1))
+      expect(batches).toEqual([10, 10, 5])
+      await store.events.write([event('o1', 26)])
+      await until(() => seen.length === 26, 5000, 'the live event')
+      await sub.stop()
+      expect(sub.state).toBe('stopped')
+      const again: Event[] = []
+      const second = run({ key: 'p', aggregators: [{ aggregatorType: 'shop/Order' }], handler: (evs) => void again.push(...evs) })
+      await second.whenCaughtUp()
+      expect(again).toEqual([])
+      expect((await store.events.getSubscriber('p'))!.lag).toBe(0)
+    })
+
+    it('hands the key over at once on stop, and a standby takes it', async () => {
+      await store.events.write([event('o1', 1)])
+      const got: string[] = []
+      const a = run({ key: 'k', workerId: 'a', handler: (evs) => void got.push(...evs.map((e) => `a:${e.version}`)) })
+      await a.whenCaughtUp()
+      const b = run({ key: 'k', workerId: 'b', handler: (evs) => void got.push(...evs.map((e) => `b:${e.version}`)) })
+      await until(() => b.state === 'standby', 2000, 'b standing by')
+      const started = Date.now()
+      await a.stop()
+      await until(() => b.state === 'active', 2000, 'b taking over')
+      expect(Date.now() - started).toBeLessThan(1000)
+      await store.events.write([event('o1', 2)])
+      await until(() => got.includes('b:2'), 3000, 'b handling')
+      expect(got).toEqual(['a:1', 'b:2'])
+    })
+
+    it('retries a failing batch, then parks; resumes with the same batch; skip moves past it; the audit shows both', async () => {
+      await store.events.write([event('o1', 1), event('o1', 2)])
+      const attempts: number[] = []
+      let failOn = 1
+      const sub = run({
+        key: 'flaky',
+        workerId: 'w1',
+        batchSize: 1,
+        handler: (evs, ctx) => {
+          if (evs[0]!.version === failOn) {
+            attempts.push(ctx.attempt)
+            throw new Error(`cannot project version ${failOn}`)
+          }
+        },
+      })
+      await until(() => sub.state === 'parked', 5000, 'parked')
+      expect(attempts).toEqual([1, 2, 3])
+      const [parked] = await listParked(store)
+      expect(parked).toMatchObject({ key: 'flaky', workerId: 'w1', error: 'cannot project version 1', attempts: 3 })
+      expect(await store.poison.getPoison('subscription/flaky')).toBe('w1')
+      // Resumed without skip: the same batch again, which now succeeds.
+      failOn = 2
+      await resumeParked(store, 'flaky', { by: 'alice', reason: 'fixed the projector' })
+      await until(() => sub.state === 'parked' && attempts.length === 6, 5000, 'parked on version 2')
+      await resumeParked(store, 'flaky', { by: 'bob', reason: 'bad event', skip: true })
+      await store.events.write([event('o1', 3)])
+      await sub.whenCaughtUp()
+      expect(sub.state).toBe('active')
+      const audit = await store.poison.listPoisonAudit('subscription/flaky')
+      expect(audit.map((a) => [a.by, a.reason])).toEqual([
+        ['alice', 'fixed the projector'],
+        ['bob', expect.stringContaining('skip: moved past event')],
+      ])
+      await rejectsWith(resumeParked(store, 'flaky', { by: 'carol' }), 'NOT_FOUND')
+    })
+
+    it('rewinds between batches and records it in the audit trail', async () => {
+      for (let v = 1; v <= 3; v++) await store.events.write([event('o1', v)])
+      const seen: number[] = []
+      const sub = run({ key: 'rw', handler: (evs) => void seen.push(...evs.map((e) => e.version)) })
+      await sub.whenCaughtUp()
+      await rewindSubscription(store, 'rw', { to: 'beginning', by: 'alice', reason: 'rebuild' })
+      await until(() => seen.length === 6, 5000, 'the replay')
+      expect(seen).toEqual([1, 2, 3, 1, 2, 3])
+      expect((await store.poison.listPoisonAudit('subscription/rw')).map((a) => [a.token, a.by])).toEqual([['rewind:beginning', 'alice']])
+      await rejectsWith(rewindSubscription(store, 'never', { to: 'beginning', by: 'alice' }), 'NOT_FOUND')
+    })
+
+    it('a worker replaced mid-batch cannot move the cursor', async () => {
+      await store.events.write([event('o1', 1)])
+      let release!: () => void
+      const held = new Promise<void>((r) => (release = r))
+      let aborted = false
+      const sub = run({
+        key: 'slow',
+        workerId: 'old',
+        handler: async (_evs, ctx) => {
+          ctx.signal.addEventListener('abort', () => (aborted = true))
+          await held
+        },
+      })
+      await until(async () => (await store.events.getSubscriber('slow'))?.workerId === 'old', 2000, 'claimed')
+      // Another worker takes the key over (as after a long pause of the old one) and acknowledges nothing yet.
+      await store.events.upsertSubscriber('slow', 'new')
+      await until(() => aborted, 3000, 'the old handler told it lost the key')
+      release()
+      await until(() => sub.state === 'standby', 3000, 'the old worker standing by')
+      expect(await store.events.getSubscriberCursor('slow')).toBeNull()
+    })
+
+    it('starts from the end when asked', async () => {
+      await store.events.write([event('o1', 1)])
+      const seen: number[] = []
+      const sub = run({ key: 'tail', startFrom: 'end', handler: (evs) => void seen.push(...evs.map((e) => e.version)) })
+      await until(() => sub.state === 'active')
+      await store.events.write([event('o1', 2)])
+      await until(() => seen.length === 1, 3000, 'the new event')
+      expect(seen).toEqual([2])
+    })
+
+    it('refuses bad options with INVALID_ARGUMENT before claiming anything', async () => {
+      const handler = () => {}
+      for (const bad of [
+        { key: '', handler },
+        { key: 'k', handler: 'nope' },
+        { key: 'k', handler, batchSize: 0 },
+        { key: 'k', handler, batchSize: 1001 },
+        { key: 'k', handler, batchSize: 1.5 },
+        { key: 'k', handler, leaseMs: -1 },
+        { key: 'k', handler, leaseMs: 10 },
+        { key: 'k', handler, retry: { attempts: 0 } },
+        { key: 'k', handler, retry: { minBackoffMs: 10, maxBackoffMs: 5 } },
+        { key: 'k', handler, startFrom: 'middle' },
+        { key: 'k', handler, workerId: '' },
+        { key: 'k', handler, aggregators: [{}] },
+        { key: 'k', handler, routingKey: { all: false } },
+        { key: 'k', handler, signal: {} },
+      ])
+        throwsWith(() => subscribe(store, bad as never), 'INVALID_ARGUMENT')
+      throwsWith(() => subscribe({} as Store, { key: 'k', handler }), 'INVALID_ARGUMENT')
+      expect(await store.events.getSubscriber('k')).toBeNull()
+    })
+  })
+}

@@ -20,6 +20,7 @@ import { SqlPackageStore } from './packages/sql-package-store.js'
 import { MemoryPoisonStore } from './poison/memory-poison-store.js'
 import { SqlPoisonStore } from './poison/sql-poison-store.js'
 import type { PostgresDatabase, SqlDatabase } from './sql/database.js'
+import { MIGRATIONS } from './schema.js'
 import { checkSchemaVersion, migrate } from './sql/migrations.js'
 import { PGliteDatabase, type PGliteLike } from './sql/pglite.js'
 import { PgDatabase } from './sql/postgres.js'
@@ -132,9 +133,9 @@ export async function openStore(urlOrOptions: string | OpenStoreOptions): Promis
 async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: CheckpointSerializer): Promise<Store> {
   try {
     // A database of a newer schema is refused before anything is written to it, the switch to WAL included.
-    await checkSchemaVersion(db)
+    await checkSchemaVersion(db, MIGRATIONS)
     if (db instanceof SqliteDatabase) await db.configure()
-    await migrate(db)
+    await migrate(db, MIGRATIONS)
   } catch (err) {
     await db.close().catch(() => {})
     throw err

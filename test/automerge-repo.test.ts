@@ -8,6 +8,7 @@ import { SqlChunkStores } from '../src/automerge/chunk-store.js'
 import { HoldfastStorageAdapter } from '../src/automerge/index.js'
 import { SqlAutomergeStore } from '../src/automerge/sql-persister.js'
 import { Lifecycle } from '../src/lifecycle.js'
+import { MIGRATIONS } from '../src/schema.js'
 import { migrate } from '../src/sql/migrations.js'
 import { SqliteDatabase } from '../src/sql/sqlite.js'
 import { openStore } from '../src/index.js'
@@ -49,7 +50,8 @@ describe('relaxed chunk removes on SQLite', () => {
   it('commit without their own fsync and leave the connection at synchronous=FULL', async () => {
     const db = await SqliteDatabase.open({ path: join(tempDir(), 'relaxed.db'), synchronous: 'full', busyTimeoutMs: 1000 })
     try {
-      await migrate(db)
+      await db.configure()
+      await migrate(db, MIGRATIONS)
       const store = new SqlAutomergeStore(db, new Lifecycle())
       const chunks = new SqlChunkStores(db, new Lifecycle(), store).open('')
       await chunks.save(['d', 'x'], Uint8Array.of(1))

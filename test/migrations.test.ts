@@ -3,7 +3,8 @@ import Database from 'better-sqlite3'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { openStore, type Store } from '../src/index.js'
-import { MIGRATIONS, migrate } from '../src/sql/migrations.js'
+import { MIGRATIONS } from '../src/schema.js'
+import { migrate } from '../src/sql/migrations.js'
 import { PgDatabase } from '../src/sql/postgres.js'
 import { SqliteDatabase } from '../src/sql/sqlite.js'
 import { event, readAll, rejectsWith } from '../src/testing/index.js'
@@ -33,6 +34,7 @@ describe('migrations', () => {
   it('upgrades a SQLite file written by schema 7, keeping its events and their positions', async () => {
     const file = join(tempDir(), 'v7.db')
     const db = await SqliteDatabase.open({ path: file, synchronous: 'full', busyTimeoutMs: 1000 })
+    await db.configure()
     await migrate(db, V7)
     await db.close()
     const raw = new Database(file)

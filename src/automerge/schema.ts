@@ -1,4 +1,4 @@
-import type { Migration } from '../sql/migrations.js'
+import type { Migration } from '../sql/database.js'
 
 /**
  * Automerge documents: changes by (document, actor, sequence number), one compacted document each, sync states by

@@ -1,4 +1,4 @@
-import type { Migration } from '../sql/migrations.js'
+import type { Migration } from '../sql/database.js'
 
 /** Checkpoints by id, ordered within a trace by `seq` (assigned at first save). */
 export const checkpointsSchema: Migration = {

@@ -1,5 +1,4 @@
-import { fnv1a, quoteLiteral } from '../sql/database.js'
-import type { Migration } from '../sql/migrations.js'
+import { fnv1a, quoteLiteral, type Migration } from '../sql/database.js'
 
 /** Advisory-lock class under which PostgreSQL appends assign positions (`hf` + `ev`). */
 export const APPEND_LOCK = 0x6866_6576

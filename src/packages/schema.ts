@@ -1,4 +1,4 @@
-import type { Migration } from '../sql/migrations.js'
+import type { Migration } from '../sql/database.js'
 
 /** Packages by (type, hash), listed by deploy time; one route per type. */
 export const packagesSchema: Migration = {

@@ -1,4 +1,4 @@
-import type { Migration } from '../sql/migrations.js'
+import type { Migration } from '../sql/database.js'
 
 /** The poison keys and the audit trail of operator clears (`seq` keeps the trail in clearing order). */
 export const poisonSchema: Migration = {

@@ -78,3 +78,14 @@ export function fnv1a(text: string): string {
   }
   return (h >>> 0).toString(16).padStart(8, '0')
 }
+
+/** One forward-only schema step. Its place in `MIGRATIONS` (`src/schema.ts`) (1-based) is its version. */
+export interface Migration {
+  /** Short description, recorded with the version. */
+  name: string
+  /** Statements for SQLite, given the qualified-name function of the database. */
+  sqlite: (table: (name: string) => string) => string[]
+  /** Statements for PostgreSQL. */
+  postgres: (table: (name: string) => string, schema: string) => string[]
+}
+

@@ -1,23 +1,7 @@
 import { SchemaVersionError } from '../errors.js'
-import { automergeChunksSchema, automergeSchema } from '../automerge/schema.js'
-import { checkpointsSchema, checkpointThreadsSchema } from '../checkpoints/schema.js'
-import { eventsSchema, eventsWritePathSchema, subscriberLeasesSchema } from '../events/schema.js'
-import { packagesSchema } from '../packages/schema.js'
-import { poisonSchema } from '../poison/schema.js'
-import { quoteIdent, type PostgresDatabase, type SqlDatabase } from './database.js'
+import { quoteIdent, type Migration, type PostgresDatabase, type SqlDatabase } from './database.js'
 
-/** One forward-only schema step. Its place in {@link MIGRATIONS} (1-based) is its version. */
-export interface Migration {
-  /** Short description, recorded with the version. */
-  name: string
-  /** Statements for SQLite, given the qualified-name function of the database. */
-  sqlite: (table: (name: string) => string) => string[]
-  /** Statements for PostgreSQL. */
-  postgres: (table: (name: string) => string, schema: string) => string[]
-}
-
-/** Every migration, oldest first. Append only: never edit or reorder a released entry. */
-export const MIGRATIONS: readonly Migration[] = [eventsSchema, poisonSchema, packagesSchema, checkpointsSchema, automergeSchema, automergeChunksSchema, checkpointThreadsSchema, eventsWritePathSchema, subscriberLeasesSchema]
+export type { Migration } from './database.js'
 
 /** Advisory-lock class for migrations, so concurrent openers take turns (`hf` + `mg`). */
 const MIGRATION_LOCK = 0x6866_6d67
@@ -26,7 +10,7 @@ const MIGRATION_LOCK = 0x6866_6d67
  * The database's schema version (0 when it has none yet), read without writing anything; a version newer than
  * `migrations` knows is refused with `SCHEMA_VERSION`, before the caller changes the file in any way.
  */
-export async function checkSchemaVersion(db: SqlDatabase, migrations: readonly Migration[] = MIGRATIONS): Promise<number> {
+export async function checkSchemaVersion(db: SqlDatabase, migrations: readonly Migration[]): Promise<number> {
   let current = 0
   try {
     const [row] = await db.all<{ v: number | string | null }>(`SELECT max(version) AS v FROM ${db.table('migrations')}`)
@@ -42,9 +26,9 @@ export async function checkSchemaVersion(db: SqlDatabase, migrations: readonly M
 /**
  * Creates or migrates the schema, each step once, in one transaction that concurrent openers serialise on (SQLite's
  * write lock, a PostgreSQL advisory lock). A database newer than this build is refused untouched. `migrations` is
- * for tests that build an older schema.
+ * the ordered list (`MIGRATIONS` in `schema.ts`, or a prefix of it for tests that build an older schema).
  */
-export async function migrate(db: SqlDatabase, migrations: readonly Migration[] = MIGRATIONS): Promise<void> {
+export async function migrate(db: SqlDatabase, migrations: readonly Migration[]): Promise<void> {
   // The usual open finds the schema current: one read, no write lock (that would queue behind other writers).
   if ((await checkSchemaVersion(db, migrations)) === migrations.length) return
   const log = db.table('migrations')

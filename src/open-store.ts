@@ -14,6 +14,7 @@ import { postgresAppender } from './events/postgres-append.js'
 import { postgresListener } from './events/postgres-listen.js'
 import { SqlEventStore } from './events/sql-event-store.js'
 import { sqliteAppender } from './events/sqlite-append.js'
+import { sqliteWatcher } from './events/sqlite-watch.js'
 import { Lifecycle } from './lifecycle.js'
 import { MemoryPackageStore } from './packages/memory-package-store.js'
 import { SqlPackageStore } from './packages/sql-package-store.js'
@@ -142,7 +143,7 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: Checkpoint
   }
   const events =
     db.engine === 'sqlite'
-      ? new SqlEventStore(db, life, { append: sqliteAppender(db as SqliteDatabase) })
+      ? new SqlEventStore(db, life, { append: sqliteAppender(db as SqliteDatabase), listen: sqliteWatcher(db as SqliteDatabase) })
       : new SqlEventStore(db, life, {
           append: postgresAppender(db as PostgresDatabase),
           listen: postgresListener(db as PostgresDatabase),

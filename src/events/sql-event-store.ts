@@ -74,7 +74,7 @@ function toEvent(r: EventRow): Event {
 export interface SqlEventStoreEngine {
   /** Commits a batch of writes; one outcome per write. */
   append(writes: CheckedWrite[]): Promise<(Error | undefined)[]>
-  /** Subscribes to other processes' commits (PostgreSQL); absent where commits are only in-process. */
+  /** Subscribes to other connections' commits (LISTEN on PostgreSQL, the file's `data_version` on SQLite); absent where commits are only in-process. */
   listen?(fn: () => void): Promise<() => Promise<void>>
 }
 

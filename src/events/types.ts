@@ -142,8 +142,9 @@ export interface EventStore {
   /** Saves (replaces) the snapshot for these three keys. */
   saveSnapshot(aggregatorType: string, aggregatorRevision: string, id: string, data: Uint8Array, cursor: string): Promise<void>
   /**
-   * Calls `listener` after events commit (across processes on PostgreSQL). A wake-up, not a delivery: it may fire
-   * more than once per commit or once for several. Returns a function that stops it.
+   * Calls `listener` after events commit, in this process and in others: across hosts through LISTEN/NOTIFY on
+   * PostgreSQL, across processes on one machine through the file's `PRAGMA data_version` on SQLite. A wake-up, not a
+   * delivery: it may fire more than once per commit or once for several. Returns a function that stops it.
    */
   onCommitted(listener: () => void): () => void
   /** A subscriber's record, for dashboards and metrics (beyond the original); `null` if unknown. */

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import { HoldfastError, InvalidArgumentError, StoreUnavailableError } from '../errors.js'
 import type { SqlDatabase, SqlExecutor } from './database.js'
@@ -118,7 +119,9 @@ export class SqliteDatabase implements SqlDatabase {
       db = new Database(config.path, { timeout: 0 })
       // 32 MiB of page cache instead of 2: a write to a million-event store touches index pages all over the file.
       db.pragma('cache_size = -32768')
-      return new SqliteDatabase(db, config.synchronous, config.path, config.busyTimeoutMs)
+      // The absolute path: the commit watcher opens the file again later, perhaps after the process changed directory.
+      const path = config.path === ':memory:' || config.path === '' ? config.path : resolve(config.path)
+      return new SqliteDatabase(db, config.synchronous, path, config.busyTimeoutMs)
     } catch (err) {
       db?.close()
       throw sqliteError(err, config.path)

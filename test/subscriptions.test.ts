@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { listParked, resumeParked, rewindSubscription, subscribe, type Event, type Store, type Subscription } from '../src/index.js'
+import { listParked, openStore, resumeParked, rewindSubscription, subscribe, type Event, type Store, type Subscription } from '../src/index.js'
 import { event, rejectsWith, throwsWith } from '../src/testing/index.js'
-import { backends } from './backends.js'
+import { backends, PG_URL, tempDir, uniqueSchema } from './backends.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -171,3 +171,37 @@ for (const target of backends()) {
     })
   })
 }
+
+const restartDir = tempDir()
+const restartTargets: [string, () => { url: string; schema?: string }][] = [['SQLite file', () => ({ url: `${restartDir}/parked.db` })]]
+const restartPg = PG_URL
+if (restartPg) restartTargets.push(['PostgreSQL server', () => ({ url: restartPg, schema: uniqueSchema() })])
+
+describe.each(restartTargets)('a parked subscription across a restart: %s', (_name, where) => {
+  it('stays parked for the next process, and for a takeover, until resumed', async () => {
+    const { url, schema } = where()
+    const open = () => openStore(schema === undefined ? url : { url, schema })
+    const first = await open()
+    await first.events.write([event('o1', 1)])
+    const sub = subscribe(first, { key: 'fragile', leaseMs: 1000, retry: { attempts: 2, minBackoffMs: 1, maxBackoffMs: 2 }, handler: () => Promise.reject(new Error('broken')) })
+    await until(() => sub.state === 'parked', 5000, 'parked')
+    await sub.stop()
+    await first.close()
+
+    // A new process (a new store on the same database) with a handler that would now succeed: still parked.
+    const second = await open()
+    try {
+      const handled: number[] = []
+      const next = subscribe(second, { key: 'fragile', leaseMs: 1000, checkIntervalMs: 200, handler: (evs) => void handled.push(...evs.map((e) => e.version)) })
+      await until(() => next.state === 'parked', 5000, 'parked after the restart')
+      await sleep(300)
+      expect(handled).toEqual([])
+      expect((await listParked(second)).map((p) => [p.key, p.error])).toEqual([['fragile', 'broken']])
+      await resumeParked(second, 'fragile', { by: 'ops', reason: 'deployed the fix' })
+      await until(() => handled.length === 1, 5000, 'delivered after the resume')
+      await next.stop()
+    } finally {
+      await second.close()
+    }
+  })
+})

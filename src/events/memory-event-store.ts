@@ -99,6 +99,7 @@ export class MemoryEventStore implements EventStore {
     assertKey('workerId', workerId)
     const s = this.#subscribers.get(key)
     if (s) {
+      if (s.workerId !== workerId) s.generation++
       s.workerId = workerId
       s.updatedAt = Date.now()
     } else {
@@ -117,7 +118,10 @@ export class MemoryEventStore implements EventStore {
       return { ...created }
     }
     if (s.workerId === workerId || s.leaseExpiresAt === null || s.leaseExpiresAt <= now) {
-      if (s.workerId !== workerId) s.updatedAt = now
+      if (s.workerId !== workerId) {
+        s.updatedAt = now
+        s.generation++
+      }
       s.workerId = workerId
       s.leaseExpiresAt = now + leaseMs
     }

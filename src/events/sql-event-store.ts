@@ -174,8 +174,9 @@ export class SqlEventStore implements EventStore {
     assertKey('key', key)
     assertKey('workerId', workerId)
     await this.#db.run(
-      `INSERT INTO ${this.#t.subscribers} (key, worker_id, lag, updated_at) VALUES (?, ?, 0, ?)
-       ON CONFLICT (key) DO UPDATE SET worker_id = excluded.worker_id, updated_at = excluded.updated_at`,
+      `INSERT INTO ${this.#t.subscribers} AS s (key, worker_id, lag, updated_at) VALUES (?, ?, 0, ?)
+       ON CONFLICT (key) DO UPDATE SET worker_id = excluded.worker_id, updated_at = excluded.updated_at,
+         generation = CASE WHEN s.worker_id = excluded.worker_id THEN s.generation ELSE s.generation + 1 END`,
       [key, workerId, Date.now()],
     )
   }
@@ -215,13 +216,15 @@ export class SqlEventStore implements EventStore {
     const now = pg ? PG_NOW : '?'
     const at = pg ? [] : [Date.now()]
     // One statement: insert, or take over a released or expired lease, or renew our own; a live lease of another
-    // worker is left alone (the WHERE of DO UPDATE), and the row then says who holds it.
+    // worker is left alone (the WHERE of DO UPDATE), and the row then says who holds it. A change of owner bumps the
+    // generation, so that a worker that lost the key and took it back cannot acknowledge a batch of its old tenure.
     const [claimed] = await this.#db.all<SubscriberRow>(
       `INSERT INTO ${this.#t.subscribers} AS s (key, worker_id, lag, updated_at, lease_until)
          VALUES (?, ?, 0, ${now}, ${now} + ?)
        ON CONFLICT (key) DO UPDATE SET
          worker_id = excluded.worker_id,
          lease_until = excluded.lease_until,
+         generation = CASE WHEN s.worker_id = excluded.worker_id THEN s.generation ELSE s.generation + 1 END,
          updated_at = CASE WHEN s.worker_id = excluded.worker_id THEN s.updated_at ELSE excluded.updated_at END
        WHERE s.worker_id = excluded.worker_id OR s.lease_until IS NULL OR s.lease_until <= excluded.updated_at
        RETURNING ${SUBSCRIBER_COLUMNS}`,

@@ -167,6 +167,10 @@ export interface SubscriberInfo {
   updatedAt: number
   /** When the owner's lease runs out (ms since epoch), or `null` for a subscriber never claimed with a lease. */
   leaseExpiresAt: number | null
-  /** Incremented by each {@link EventStore.rewindSubscriber}: acknowledgements fenced with an older one fail. */
+  /**
+   * Incremented by each {@link EventStore.rewindSubscriber} and each change of owner: acknowledgements fenced with an
+   * older one fail, so neither a batch read before a rewind nor one of a worker's earlier tenure (it lost the key and
+   * took it back) can move the cursor.
+   */
   generation: number
 }

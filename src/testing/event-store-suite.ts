@@ -412,7 +412,7 @@ export function runEventStoreSuite(target: ConformanceTarget): void {
         await events.acknowledge('projector', a!.cursor, 0, 'w1')
         await new Promise((r) => setTimeout(r, 20))
         const taken = await events.claimSubscriber('projector', 'w2', 60_000)
-        expect(taken).toMatchObject({ workerId: 'w2', cursor: a!.cursor })
+        expect(taken).toMatchObject({ workerId: 'w2', cursor: a!.cursor, generation: 1 })
         // The old owner's fenced acknowledgement now fails; a claim of its own does not take the key back.
         await rejectsWith(events.acknowledge('projector', a!.cursor, 0, 'w1'), 'SUBSCRIBER_REPLACED')
         expect((await events.claimSubscriber('projector', 'w1', 60_000)).workerId).toBe('w2')
@@ -420,6 +420,13 @@ export function runEventStoreSuite(target: ConformanceTarget): void {
         expect((await events.claimSubscriber('projector', 'w3', 60_000)).workerId).toBe('w2')
         await events.releaseSubscriber('projector', 'w2')
         expect((await events.claimSubscriber('projector', 'w3', 60_000)).workerId).toBe('w3')
+        // A worker that lost the key and takes it back gets a new generation: its old tenure's acknowledgement fails.
+        await events.releaseSubscriber('projector', 'w3')
+        const back = await events.claimSubscriber('projector', 'w1', 60_000)
+        expect(back).toMatchObject({ workerId: 'w1', generation: 3 })
+        await rejectsWith(events.acknowledge('projector', a!.cursor, 0, 'w1', 0), 'SUBSCRIBER_REPLACED')
+        await events.upsertSubscriber('projector', 'w4')
+        expect((await events.getSubscriber('projector'))!.generation).toBe(4)
         // A subscriber made by upsertSubscriber has no lease: a claim takes it.
         await events.upsertSubscriber('legacy', 'old')
         expect((await events.getSubscriber('legacy'))!.leaseExpiresAt).toBeNull()

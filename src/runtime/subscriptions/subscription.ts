@@ -121,6 +121,8 @@ class Runner implements Subscription {
   readonly key: string
   readonly workerId: string
   #state: SubscriptionState = 'standby'
+  /** Whether a state was entered yet (the initial 'standby' is only the state before the first claim). */
+  #entered = false
   readonly #store: Store
   readonly #s: Settings
   readonly #alarm = new Alarm()
@@ -133,6 +135,13 @@ class Runner implements Subscription {
   /** While active: the cursor and generation the next batch builds on. */
   #cursor: string | null = null
   #generation = 0
+  /**
+   * When this worker took the key for this tenure (the record's `updatedAt`). A renewal is a claim, and a claim takes
+   * a released or expired key: a renewal that finds a later `updatedAt` re-took a key that changed hands meanwhile
+   * (another worker may have acknowledged past this one's cursor), so the tenure ends instead of going on from its
+   * stale cursor.
+   */
+  #since = 0
   /** Set by a renewal that saw the key rewound or taken; the loop acts on it between batches. */
   #reload = false
   #lost = false
@@ -174,7 +183,9 @@ class Runner implements Subscription {
   }
 
   #enter(state: SubscriptionState): void {
-    if (this.#state === state) return
+    // A runner starts in 'standby' before it has asked for the key: the first standby it finds is still announced.
+    if (this.#state === state && this.#entered) return
+    this.#entered = true
     this.#state = state
     if (state === 'active' || state === 'standby') this.#emit(state, undefined)
   }
@@ -276,6 +287,7 @@ class Runner implements Subscription {
     this.#reload = false
     this.#cursor = info.cursor
     this.#generation = info.generation
+    this.#since = info.updatedAt
     if (info.cursor) this.#advance(info.cursor)
     this.#unwake = this.#store.events.onCommitted(() => this.#alarm.wake())
     this.#renewal = setInterval(() => void this.#renew(), Math.max(50, Math.floor(this.#s.leaseMs / 3)))
@@ -328,7 +340,7 @@ class Runner implements Subscription {
       this.#emit('error', err)
       return
     }
-    if (info.workerId !== this.workerId) {
+    if (info.workerId !== this.workerId || info.updatedAt !== this.#since) {
       this.#lose()
     } else if (info.generation !== this.#generation) {
       this.#reload = true
@@ -346,7 +358,7 @@ class Runner implements Subscription {
   async #reread(): Promise<void> {
     const info = await this.#store.events.getSubscriber(this.key)
     this.#reload = false
-    if (!info || info.workerId !== this.workerId) return this.#lose()
+    if (!info || info.workerId !== this.workerId || info.updatedAt !== this.#since) return this.#lose()
     this.#cursor = info.cursor
     this.#generation = info.generation
   }
@@ -405,6 +417,8 @@ class Runner implements Subscription {
       const last = (await this.#store.events.read(this.#s.aggregators, this.#s.routingKey, { last: 1 })).edges[0]
       lag = Math.max(1, (last?.node.position ?? 0) - events[events.length - 1]!.position)
     }
+    // A worker that lost the key does not acknowledge, even if a renewal has re-taken it since (see #since).
+    if (this.#lost) return
     try {
       await this.#acknowledge(cursor, lag, events.length)
     } catch (err) {

@@ -1,5 +1,9 @@
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { openStore } from '../src/index.js'
 import { GroupCommit } from '../src/sql/group-commit.js'
+import { event } from '../src/testing/index.js'
+import { tempDir } from './backends.js'
 
 /** A GroupCommit whose flush records each batch and fails the items that are negative. */
 function recording(): { gc: GroupCommit<number>; batches: number[][] } {
@@ -129,5 +133,28 @@ describe('group commit', () => {
     expect(batches).toEqual([[1, 2]])
     await Promise.all(writes)
     await gc.idle()
+  })
+})
+
+describe('group commit and the event loop', () => {
+  it('lets timers run while 32 writers keep a SQLite store busy', { timeout: 20_000 }, async () => {
+    const store = await openStore(join(tempDir(), 'busy.db'))
+    try {
+      let fired = 0
+      const timer = setInterval(() => fired++, 10)
+      let stop = false
+      const end = setTimeout(() => (stop = true), 1000)
+      await Promise.all(
+        Array.from({ length: 32 }, async (_, w) => {
+          for (let v = 1; !stop; v++) await store.events.write([event(`busy-${w}`, v)])
+        }),
+      )
+      clearInterval(timer)
+      clearTimeout(end)
+      // A 10 ms interval over a second: about 100 turns; before the fix it fired 0 times while the writers ran.
+      expect(fired).toBeGreaterThan(30)
+    } finally {
+      await store.close()
+    }
   })
 })

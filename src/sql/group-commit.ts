@@ -27,8 +27,12 @@ export class GroupCommit<T> {
   #running = false
   /** From the end of a flush until the continuations it resolved settle (see {@link GroupCommit.#watch}). */
   #chained = false
-  /** When the current chain began (`performance.now()`). */
-  #chainStart = 0
+  /**
+   * When a flush last started from the event loop (`setImmediate`, `performance.now()`): a chain may hold off the
+   * event loop for {@link CHAIN_MS} from then. Not from the chain's start: a chain ends and a new one begins between
+   * two flushes of 32 concurrent writers, and timers and I/O then never got a turn while they wrote.
+   */
+  #turn = -Infinity
   /** Items in the last flush. */
   #lastSize = 0
   /** Flushes so far: the chain's watch ends it only if none came since it looked. */
@@ -38,6 +42,10 @@ export class GroupCommit<T> {
     this.#scheduled = false
     this.#running = true
     this.#next(0)
+  }
+  readonly #drainTurn = (): void => {
+    this.#turn = performance.now()
+    this.#drain()
   }
 
   /**
@@ -54,14 +62,14 @@ export class GroupCommit<T> {
    * @param gather - never flush inside this call: let what the caller submits next, before it awaits, share the commit
    */
   submit(item: T, gather = false): Promise<void> {
-    const chained = this.#chained && performance.now() - this.#chainStart < CHAIN_MS
+    const chained = this.#chained && performance.now() - this.#turn < CHAIN_MS
     if (chained && !gather && this.#lastSize === 1 && !this.#scheduled && !this.#running) return this.#now(item)
     return new Promise((resolve, reject) => {
       this.#queue.push({ item, resolve, reject })
       if (!this.#scheduled && !this.#running) {
         this.#scheduled = true
         if (chained) process.nextTick(this.#drain)
-        else setImmediate(this.#drain)
+        else setImmediate(this.#drainTurn)
       }
     })
   }
@@ -130,7 +138,6 @@ export class GroupCommit<T> {
     this.#flushes++
     if (!this.#chained) {
       this.#chained = true
-      this.#chainStart = performance.now()
       this.#watch()
     }
     if (!this.#running && !this.#scheduled && this.#queue.length === 0) for (const resolve of this.#idle.splice(0)) resolve()

@@ -25,16 +25,49 @@ interface EmmettReadOptions {
   from?: bigint
   to?: bigint
 }
+/** What appendToStream resolves to (both stores). */
+export interface EmmettAppendResult {
+  nextExpectedStreamVersion: bigint
+  lastEventGlobalPosition: bigint
+}
 export interface EmmettEventStore {
-  appendToStream(streamName: string, events: EmmettEvent[], options?: EmmettAppendOptions): Promise<unknown>
+  appendToStream(streamName: string, events: EmmettEvent[], options?: EmmettAppendOptions): Promise<EmmettAppendResult>
   readStream(streamName: string, options?: EmmettReadOptions): Promise<EmmettReadResult>
+}
+
+/** A message as Emmett's consumers hand it to a processor. */
+export interface EmmettRecordedMessage {
+  type: string
+  data: unknown
+  metadata: { globalPosition: bigint; streamName: string }
+}
+/** Emmett's consumer: one puller (polls every `pullingFrequencyInMs`, 50 by default) feeding its processors. */
+export interface EmmettConsumer {
+  start(): Promise<void>
+  stop(): Promise<void>
+  close(): Promise<void>
+}
+export interface EmmettConsumerConfig {
+  pulling?: { batchSize?: number; pullingFrequencyInMs?: number }
+}
+/** Emmett-SQLite 0.38's consumer: generic processors, each checkpointing per message (no canHandle filter). */
+export interface EmmettSqliteConsumer extends EmmettConsumer {
+  processor(options: { processorId: string; eachMessage: (message: EmmettRecordedMessage) => Promise<void> | void }): unknown
+}
+/** Emmett-PostgreSQL 0.42's consumer: reactors with an event-type filter (`canHandle`), checkpointed per message. */
+export interface EmmettPgConsumer extends EmmettConsumer {
+  reactor(options: { processorId: string; canHandle?: string[]; eachMessage: (message: EmmettRecordedMessage) => Promise<void> | void }): unknown
+}
+export interface EmmettSqliteEventStore extends EmmettEventStore {
+  consumer(options?: EmmettConsumerConfig): EmmettSqliteConsumer
 }
 export interface EmmettPgEventStore extends EmmettEventStore {
   close(): Promise<void>
+  consumer(options?: EmmettConsumerConfig): EmmettPgConsumer
 }
 
 export interface EmmettSqliteModule {
-  getSQLiteEventStore(options: { fileName: string }): EmmettEventStore
+  getSQLiteEventStore(options: { fileName: string }): EmmettSqliteEventStore
 }
 /** The `pg` the Emmett-PG peer resolves (its own copy, so dumbo's global type parsers stay out of Holdfast's pg). */
 export interface PeerPgPool {

@@ -15,6 +15,7 @@ import { dropBenchDatabases, postgresCheckpoint, postgresReachable, postgresRead
 import { sqlitePackages } from './packages.js'
 import { Report } from './report.js'
 import { sqliteReads, sqliteScale, sqliteVersion, sqliteWrites } from './sqlite.js'
+import { postgresSubscriptions, postgresSubscriptionsCatchUp, sqliteSubscriptions, sqliteSubscriptionsCatchUp } from './subscriptions.js'
 
 interface Group {
   id: string
@@ -30,6 +31,9 @@ const GROUPS: Group[] = [
   { id: 'sqlite.langgraph', engine: 'sqlite', run: sqliteLangGraph },
   { id: 'sqlite.automerge', engine: 'sqlite', run: sqliteAutomerge },
   { id: 'sqlite.commands', engine: 'sqlite', run: sqliteCommands },
+  { id: 'sqlite.subscriptions', engine: 'sqlite', run: sqliteSubscriptions },
+  // The catch-up over 1,000,000 events: a scale group, so that --no-scale leaves it out.
+  { id: 'sqlite.subscriptions.scale', engine: 'sqlite', run: sqliteSubscriptionsCatchUp },
   { id: 'postgres.writes', engine: 'postgres', run: postgresWrites },
   { id: 'postgres.reads', engine: 'postgres', run: postgresReads },
   { id: 'postgres.scale', engine: 'postgres', run: postgresScale },
@@ -37,6 +41,8 @@ const GROUPS: Group[] = [
   { id: 'postgres.langgraph', engine: 'postgres', run: postgresLangGraph },
   { id: 'postgres.automerge', engine: 'postgres', run: postgresAutomerge },
   { id: 'postgres.commands', engine: 'postgres', run: postgresCommands },
+  { id: 'postgres.subscriptions', engine: 'postgres', run: postgresSubscriptions },
+  { id: 'postgres.subscriptions.scale', engine: 'postgres', run: postgresSubscriptionsCatchUp },
 ]
 /** The scale groups take about a minute per engine here; on by default, `--no-scale` leaves them out. */
 const SCALE_BY_DEFAULT = true

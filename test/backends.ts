@@ -84,3 +84,32 @@ export async function openForTest(target: ConformanceTarget): Promise<Store> {
   afterAll(() => store.close())
   return store
 }
+
+/**
+ * Where tests with child processes run: a SQLite file named `file` in this test file's temporary directory, and a
+ * schema per call on the PostgreSQL server when there is one (dropped after the file's tests). `schema` is `'-'` for
+ * SQLite, the convention the children in test/children/ read.
+ */
+export function processTargets(file: string): [string, () => { url: string; schema: string }][] {
+  const dir = tempDir()
+  const targets: [string, () => { url: string; schema: string }][] = [['SQLite file', () => ({ url: join(dir, file), schema: '-' })]]
+  const url = PG_URL
+  if (!url) return targets
+  const schemas: string[] = []
+  targets.push([
+    'PostgreSQL server',
+    () => {
+      const schema = uniqueSchema()
+      schemas.push(schema)
+      return { url, schema }
+    },
+  ])
+  afterAll(async () => {
+    if (schemas.length === 0) return
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`)
+    await client.end()
+  })
+  return targets
+}

@@ -5,39 +5,17 @@
  * the handler's call (both performance.timeOrigin + performance.now()). The fallback check is left at 2 s, so a
  * median under 50 ms can only come from the wake-up.
  */
-import { join } from 'node:path'
-import pg from 'pg'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { openStore, subscribe } from '../src/index.js'
-import { PG_URL, tempDir, uniqueSchema } from './backends.js'
+import { processTargets } from './backends.js'
 import { spawnChild } from './children/spawn.js'
 
 const WRITES = 120
 const CHECK_MS = 2000
-const dir = tempDir()
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const now = (): number => performance.timeOrigin + performance.now()
 
-const targets: [string, () => { url: string; schema: string }][] = [['SQLite file', () => ({ url: join(dir, 'latency.db'), schema: '-' })]]
-const pgUrl = PG_URL
-const schemas: string[] = []
-if (pgUrl) {
-  targets.push([
-    'PostgreSQL server',
-    () => {
-      const schema = uniqueSchema()
-      schemas.push(schema)
-      return { url: pgUrl, schema }
-    },
-  ])
-  afterAll(async () => {
-    if (schemas.length === 0) return
-    const client = new pg.Client({ connectionString: pgUrl })
-    await client.connect()
-    for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`)
-    await client.end()
-  })
-}
+const targets = processTargets('latency.db')
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!

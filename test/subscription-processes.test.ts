@@ -9,12 +9,10 @@
  *   the kill: after the cursor the killed child acknowledged last, printed or not), and the acknowledged cursor
  *   never moves back across all children in time order.
  */
-import { join } from 'node:path'
-import pg from 'pg'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { decodeCursor, openStore, type NewEvent } from '../src/index.js'
 import { readAll } from '../src/testing/index.js'
-import { PG_URL, tempDir, uniqueSchema } from './backends.js'
+import { processTargets } from './backends.js'
 import { spawnChild, type Child } from './children/spawn.js'
 
 const LEASE_MS = 1000
@@ -24,30 +22,10 @@ const KILL_AT = 3000
 const HANDOVER_AT = 6000
 const WRITERS = 8
 
-const dir = tempDir()
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const now = (): number => performance.timeOrigin + performance.now()
 
-const targets: [string, () => { url: string; schema: string }][] = [['SQLite file', () => ({ url: join(dir, 'subscribers.db'), schema: '-' })]]
-const pgUrl = PG_URL
-const schemas: string[] = []
-if (pgUrl) {
-  targets.push([
-    'PostgreSQL server',
-    () => {
-      const schema = uniqueSchema()
-      schemas.push(schema)
-      return { url: pgUrl, schema }
-    },
-  ])
-  afterAll(async () => {
-    if (schemas.length === 0) return
-    const client = new pg.Client({ connectionString: pgUrl })
-    await client.connect()
-    for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`)
-    await client.end()
-  })
-}
+const targets = processTargets('subscribers.db')
 
 /** What one child printed, parsed. */
 interface Worker {

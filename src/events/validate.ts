@@ -126,23 +126,7 @@ const NO_ARGS: { first?: unknown; after?: unknown; last?: unknown; before?: unkn
 
 /** Validates `read`'s arguments, each field read once. */
 export function planRead(aggregators: unknown, routingKey: unknown, args: unknown): ReadPlan {
-  const filters: ReadAggregator[] =
-    aggregators === undefined || aggregators === null
-      ? []
-      : mapArray('aggregators', aggregators, (item, at) => {
-          const a = readFields(at, item, ['aggregatorType', 'aggregatorId', 'name'])
-          assertKey(`${at}.aggregatorType`, a.aggregatorType)
-          const f: ReadAggregator = { aggregatorType: a.aggregatorType }
-          if (a.aggregatorId !== undefined) {
-            assertKey(`${at}.aggregatorId`, a.aggregatorId)
-            f.aggregatorId = a.aggregatorId
-          }
-          if (a.name !== undefined) {
-            assertKey(`${at}.name`, a.name)
-            f.name = a.name
-          }
-          return f
-        })
+  const filters: ReadAggregator[] = aggregators === undefined || aggregators === null ? [] : checkAggregators('aggregators', aggregators)
   let rk: string | null | undefined
   if (routingKey !== undefined && routingKey !== null) {
     assertObject('routingKey', routingKey)
@@ -215,6 +199,24 @@ export function checkAcknowledge(key: unknown, cursor: unknown, lag: unknown, wo
 
 /** Longest lease: a day. A longer one would keep a dead worker's key for longer than anyone waits. */
 export const MAX_LEASE_MS = 86_400_000
+
+/** `read`'s aggregator filters, each field read once: also what `subscribe` checks its `aggregators` with. */
+export function checkAggregators(name: string, value: unknown): ReadAggregator[] {
+  return mapArray(name, value, (item, at) => {
+    const a = readFields(at, item, ['aggregatorType', 'aggregatorId', 'name'])
+    assertKey(`${at}.aggregatorType`, a.aggregatorType)
+    const f: ReadAggregator = { aggregatorType: a.aggregatorType }
+    if (a.aggregatorId !== undefined) {
+      assertKey(`${at}.aggregatorId`, a.aggregatorId)
+      f.aggregatorId = a.aggregatorId
+    }
+    if (a.name !== undefined) {
+      assertKey(`${at}.name`, a.name)
+      f.name = a.name
+    }
+    return f
+  })
+}
 
 /** Checks `claimSubscriber`'s arguments. */
 export function checkClaim(key: unknown, workerId: unknown, leaseMs: unknown): void {

@@ -133,13 +133,7 @@ export class PgDatabase implements PostgresDatabase {
   /** One statement on a pooled client, outside any transaction: it commits on its own. */
   async #query(sql: string, params: readonly unknown[]): Promise<pg.QueryResult> {
     const n = named(sql)
-    let client: pg.PoolClient
-    try {
-      client = await this.#pool.connect()
-    } catch (err) {
-      throw postgresError(err, this.#where)
-    }
-    client.on('error', heard)
+    const client = await this.#checkout()
     try {
       const result = await client.query(prepared(n, params))
       client.off('error', heard)
@@ -153,7 +147,8 @@ export class PgDatabase implements PostgresDatabase {
     }
   }
 
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  /** A pooled client, listened to while it is out of the pool (see {@link heard}). Nothing was sent if this fails. */
+  async #checkout(): Promise<pg.PoolClient> {
     let client: pg.PoolClient
     try {
       client = await this.#pool.connect()
@@ -161,6 +156,11 @@ export class PgDatabase implements PostgresDatabase {
       throw postgresError(err, this.#where)
     }
     client.on('error', heard)
+    return client
+  }
+
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.#checkout()
     let broken = false
     let committing = false
     try {

@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from '../../errors.js'
 import type { Event, ReadAggregator, RoutingKey } from '../../events/types.js'
 import type { Store } from '../../store.js'
-import { assertInteger, assertKey, describe, mapArray, readFields } from '../../validate.js'
+import { checkAggregators } from '../../events/validate.js'
+import { assertInteger, assertKey, describe, readFields } from '../../validate.js'
 import { newEventId } from '../ulid.js'
 
 /** What a handler is told besides its batch. */
@@ -104,7 +105,7 @@ export function checkSubscribe(store: unknown, options: unknown): Settings {
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new InvalidArgumentError(`options.signal must be an AbortSignal, got ${describe(o.signal)}`)
   return {
     key: o.key,
-    aggregators: o.aggregators === undefined || o.aggregators === null ? null : checkAggregators(o.aggregators),
+    aggregators: o.aggregators === undefined || o.aggregators === null ? null : checkAggregators('options.aggregators', o.aggregators),
     routingKey: o.routingKey === undefined || o.routingKey === null ? { all: true } : checkRoutingKey(o.routingKey),
     handler: o.handler as Handler,
     batchSize,
@@ -124,23 +125,6 @@ export function assertStore(store: unknown): asserts store is Store {
   const s = store as Partial<Store> | null
   if (typeof s !== 'object' || s === null || typeof s.events?.read !== 'function' || typeof s.poison?.getPoison !== 'function')
     throw new InvalidArgumentError(`store must be an open Holdfast Store, got ${describe(store)}`)
-}
-
-function checkAggregators(value: unknown): ReadAggregator[] {
-  return mapArray('options.aggregators', value, (item, at) => {
-    const a = readFields(at, item, ['aggregatorType', 'aggregatorId', 'name'] as const)
-    assertKey(`${at}.aggregatorType`, a.aggregatorType)
-    const f: ReadAggregator = { aggregatorType: a.aggregatorType }
-    if (a.aggregatorId !== undefined) {
-      assertKey(`${at}.aggregatorId`, a.aggregatorId)
-      f.aggregatorId = a.aggregatorId
-    }
-    if (a.name !== undefined) {
-      assertKey(`${at}.name`, a.name)
-      f.name = a.name
-    }
-    return f
-  })
 }
 
 function checkRoutingKey(value: unknown): RoutingKey {

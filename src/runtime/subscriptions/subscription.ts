@@ -311,6 +311,10 @@ class Runner implements Subscription {
           continue
         }
         await this.#deliver(page.edges.map((e) => e.node), page.edges[0]!.cursor, page.edges[page.edges.length - 1]!.cursor, page.pageInfo.hasNextPage)
+        // The page was the last: reading again now would find nothing. A commit made meanwhile left the alarm set, so
+        // the wait ends at once for it.
+        if (!page.pageInfo.hasNextPage && this.#state === 'active' && !this.#reload && !this.#lost && !this.#stopping && this.#caughtUp.length === 0)
+          await this.#alarm.wait(this.#s.checkIntervalMs)
       }
     } catch (err) {
       this.#emit('error', err)

@@ -127,3 +127,18 @@ export function pageReader(
     return page.edges.length
   }
 }
+
+/** Pages through every event in position order, `PAGE_SIZE` at a time, calling `each` after every page. */
+export async function readEveryPage(store: Pick<HfStore, 'events'>, each?: () => void): Promise<{ rows: number; pages: number }> {
+  let rows = 0
+  let pages = 0
+  let after: string | undefined
+  for (;;) {
+    const page = await store.events.read(null, null, after === undefined ? { first: PAGE_SIZE } : { first: PAGE_SIZE, after })
+    rows += page.edges.length
+    pages++
+    each?.()
+    if (!page.pageInfo.hasNextPage || page.pageInfo.endCursor === null) return { rows, pages }
+    after = page.pageInfo.endCursor
+  }
+}

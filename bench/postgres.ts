@@ -225,19 +225,22 @@ export async function postgresReads(report: Report, opts: BenchOptions): Promise
 export async function postgresScale(report: Report, opts: BenchOptions): Promise<void> {
   const openStore = await loadHoldfast()
   const url = await freshDatabase(opts, 'scale')
-  // After a load, the autovacuum a real server runs on the new rows (visibility map, statistics) is done before the
-  // timed writes, not during them; then the dirty buffers are flushed.
-  const afterLoad = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString: url })
-    await c.connect()
-    try {
-      await c.query('VACUUM (ANALYZE)')
-    } finally {
-      await c.end()
-    }
-    await postgresCheckpoint(opts)
+  await runScale(report, opts, 'postgres', () => openStore(url), url, () => settleAfterLoad(opts, url))
+}
+
+/**
+ * After a load: the autovacuum a real server runs on the new rows (visibility map, statistics) is done now, before
+ * the timed work, not during it; then the dirty buffers are flushed.
+ */
+export async function settleAfterLoad(opts: BenchOptions, url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url })
+  await c.connect()
+  try {
+    await c.query('VACUUM (ANALYZE)')
+  } finally {
+    await c.end()
   }
-  await runScale(report, opts, 'postgres', () => openStore(url), url, afterLoad)
+  await postgresCheckpoint(opts)
 }
 
 /** Flushes the server's dirty buffers now rather than in the middle of the next measurement. */

@@ -13,16 +13,14 @@
 // counts) over 1,000,000 stored events, against paging through the same events with read (first: 1,000).
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import pg from 'pg'
 import type * as Root from '../src/index.js'
-import { bulkLoad, toNewEvent, type HfStore } from './holdfast.js'
+import { bulkLoad, readEveryPage, toNewEvent, type HfStore } from './holdfast.js'
 import {
   CONCURRENCY,
   compare,
   describeError,
   JSON_PAYLOAD,
   loadBuilt,
-  PAGE_SIZE,
   progress,
   quietly,
   rawRow,
@@ -35,7 +33,7 @@ import {
   type Measurement,
 } from './lib.js'
 import { loadEmmettPg, loadEmmettSqlite, type EmmettConsumer, type EmmettEventStore, type EmmettRecordedMessage } from './peers.js'
-import { freshDatabase, postgresCheckpoint } from './postgres.js'
+import { freshDatabase, settleAfterLoad } from './postgres.js'
 import type { Report } from './report.js'
 import { SCALE_LARGE } from './scale.js'
 
@@ -407,17 +405,8 @@ export async function postgresSubscriptions(report: Report, opts: BenchOptions):
 
 /** Pages through every event with read (first: 1,000), as read-all.ts does. */
 async function readAll(store: Root.Store): Promise<Measurement> {
-  let rows = 0
-  let pages = 0
-  let after: string | undefined
   const t0 = performance.now()
-  for (;;) {
-    const page = await store.events.read(null, null, after === undefined ? { first: PAGE_SIZE } : { first: PAGE_SIZE, after })
-    rows += page.edges.length
-    pages++
-    if (!page.pageInfo.hasNextPage || page.pageInfo.endCursor === null) break
-    after = page.pageInfo.endCursor
-  }
+  const { rows, pages } = await readEveryPage(store)
   const seconds = (performance.now() - t0) / 1000
   return { ops: pages, rows, errors: 0, seconds, opsPerSec: pages / seconds, rowsPerSec: rows / seconds }
 }
@@ -516,19 +505,8 @@ export async function postgresSubscriptionsCatchUp(report: Report, opts: BenchOp
   const hf = await loadBuilt<Holdfast>('index.js')
   const url = await freshDatabase(opts, 'subs_catchup')
   const store = await hf.openStore(url)
-  // As the scale group does: the autovacuum a real server runs after a load is done before the timed reads.
-  const afterLoad = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString: url })
-    await c.connect()
-    try {
-      await c.query('VACUUM (ANALYZE)')
-    } finally {
-      await c.end()
-    }
-    await postgresCheckpoint(opts)
-  }
   try {
-    await runCatchUp(report, 'postgres', store, afterLoad)
+    await runCatchUp(report, 'postgres', store, () => settleAfterLoad(opts, url))
   } finally {
     await store.close()
   }

@@ -1,15 +1,8 @@
+import type { Event } from './types.js'
 import type { CheckedWrite } from './validate.js'
 
-/** The stored columns of an event that a retry must match: everything the writer chose. */
-export interface StoredEvent {
-  aggregatorType: string
-  aggregatorId: string
-  version: number
-  name: string
-  routingKey: string | null
-  data: Uint8Array
-  metadata: Uint8Array
-}
+/** What a retry must match of a stored event: everything the writer chose (a driver may give `version` as text). */
+export type StoredEvent = Pick<Event, 'aggregatorType' | 'aggregatorId' | 'version' | 'name' | 'routingKey' | 'data' | 'metadata'>
 
 /**
  * Whether a write that conflicted is a retry of one already committed: every one of its events is stored under its

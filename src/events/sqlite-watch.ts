@@ -67,7 +67,7 @@ export function sqliteWatcher(db: SqliteDatabase, options: SqliteWatchOptions = 
   return async (fn) => {
     if (db.path === ':memory:' || db.path === '' || db.path.startsWith('file::memory:')) return async () => {}
     const warn = once((message: string) => process.emitWarning(`holdfast: ${message}`))
-    const source = (options.dedicated ?? true ? await dedicatedSource(db) : undefined) ?? storeSource(db)
+    const source = (options.dedicated ?? true ? dedicatedSource(db) : undefined) ?? storeSource(db)
     let version: number
     try {
       version = await source.read()
@@ -194,12 +194,11 @@ export function sqliteWatcher(db: SqliteDatabase, options: SqliteWatchOptions = 
 }
 
 /** A read-only connection of the watcher's own, or undefined where one cannot be opened. */
-async function dedicatedSource(db: SqliteDatabase): Promise<VersionSource | undefined> {
+function dedicatedSource(db: SqliteDatabase): VersionSource | undefined {
   let conn: BetterSqlite3.Database | undefined
   try {
-    const Database = (await import('better-sqlite3')).default
     // Read-only, so it can never hold a write lock; timeout 0, so a read never blocks the event loop on a lock.
-    conn = new Database(db.path, { readonly: true, fileMustExist: true, timeout: 0 })
+    conn = db.readOnlyConnection()
     const stmt = conn.prepare('PRAGMA data_version').pluck()
     const c = conn
     return {

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, InvalidOriginalVersionError } from '../errors.js'
 import { assertInteger, assertKey, assertObject, checkBytes, describe, hasField, mapArray, readFields, unreadable } from '../validate.js'
 import { decodeCursor } from './cursor.js'
-import type { NewEvent, ReadAggregator } from './types.js'
+import type { NewEvent, ReadAggregator, RoutingKey } from './types.js'
 
 /** A write after validation: private copies, and the version each touched aggregate must be at. */
 export interface CheckedWrite {
@@ -129,20 +129,8 @@ export function planRead(aggregators: unknown, routingKey: unknown, args: unknow
   const filters: ReadAggregator[] = aggregators === undefined || aggregators === null ? [] : checkAggregators('aggregators', aggregators)
   let rk: string | null | undefined
   if (routingKey !== undefined && routingKey !== null) {
-    assertObject('routingKey', routingKey)
-    const hasAll = hasField('routingKey', routingKey, 'all')
-    const hasValue = hasField('routingKey', routingKey, 'value')
-    if (hasAll && hasValue) throw new InvalidArgumentError('routingKey must be either { all: true } or { value }, not both')
-    if (hasAll) {
-      const { all } = readFields('routingKey', routingKey, ['all'])
-      if (all !== true) throw new InvalidArgumentError(`routingKey.all must be true, got ${describe(all)}`)
-    } else if (hasValue) {
-      const { value } = readFields('routingKey', routingKey, ['value'])
-      if (value !== null) assertKey('routingKey.value', value)
-      rk = value
-    } else {
-      throw new InvalidArgumentError('routingKey must be { all: true } or { value: string | null }')
-    }
+    const checked = checkRoutingKey('routingKey', routingKey)
+    if ('value' in checked) rk = checked.value
   }
   const { first, after, last, before } = args === undefined || args === null ? NO_ARGS : readFields('args', args, ['first', 'after', 'last', 'before'])
   const forward = first !== undefined || after !== undefined
@@ -218,10 +206,29 @@ export function checkAggregators(name: string, value: unknown): ReadAggregator[]
   })
 }
 
+/** `read`'s routing-key filter, each field read once, as a fresh `RoutingKey`: also what `subscribe` checks. */
+export function checkRoutingKey(name: string, value: unknown): RoutingKey {
+  assertObject(name, value)
+  const hasAll = hasField(name, value, 'all')
+  const hasValue = hasField(name, value, 'value')
+  if (hasAll && hasValue) throw new InvalidArgumentError(`${name} must be either { all: true } or { value }, not both`)
+  if (hasAll) {
+    const { all } = readFields(name, value, ['all'])
+    if (all !== true) throw new InvalidArgumentError(`${name}.all must be true, got ${describe(all)}`)
+    return { all: true }
+  }
+  if (hasValue) {
+    const { value: v } = readFields(name, value, ['value'])
+    if (v === null) return { value: null }
+    assertKey(`${name}.value`, v)
+    return { value: v }
+  }
+  throw new InvalidArgumentError(`${name} must be { all: true } or { value: string | null }`)
+}
+
 /** Checks `claimSubscriber`'s arguments. */
 export function checkClaim(key: unknown, workerId: unknown, leaseMs: unknown): void {
-  assertKey('key', key)
-  assertKey('workerId', workerId)
+  checkKeyWorker(key, workerId)
   assertInteger('leaseMs', leaseMs, 1, MAX_LEASE_MS)
 }
 

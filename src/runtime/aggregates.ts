@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError, StoreUnavailableError } from '../errors.js'
 import type { Event, NewEvent, ReadAggregator } from '../events/types.js'
 import type { Store } from '../store.js'
 import { assertInteger, assertKey, describe, isBytes, mapArray, readFields } from '../validate.js'
@@ -305,7 +305,11 @@ async function readWritten<S>(store: Store, plan: Plan<S>, after: string | undef
   }
   for (let i = 0; i < written.length; i++) {
     if (out[i]?.id !== written[i]!.id)
-      throw new Error(`the store did not return the events just written to ${plan.aggregatorType}/${plan.aggregatorId} (expected ${written[i]!.id} at version ${written[i]!.version})`)
+      throw new StoreUnavailableError(
+        `the store did not return the events just written to ${plan.aggregatorType}/${plan.aggregatorId} (expected ${written[i]!.id} at version ${written[i]!.version}); the write itself committed`,
+        // The write committed, so "nothing happened" would be false; a retry of the same command would append again.
+        { retryable: false, outcome: 'unknown' },
+      )
   }
   return out.slice(0, written.length)
 }

@@ -23,17 +23,4 @@ export class Mutex {
   get locked(): boolean {
     return this.#locked
   }
-
-  /**
-   * Runs synchronous `fn` at once when nothing holds the lock (no other work can interleave with synchronous work,
-   * so there is nothing to take), else after the holders; saves the hops through the queue on every statement.
-   */
-  runSync<T>(fn: () => T): Promise<T> {
-    if (this.#locked) return this.run(fn)
-    try {
-      return Promise.resolve(fn())
-    } catch (err) {
-      return Promise.reject(err as Error)
-    }
-  }
 }

@@ -47,7 +47,7 @@ export function isBusy(err: unknown): boolean {
  * (a lock, a full disk, an I/O error: yes; not a database, corrupt, read-only, cannot be opened: no) and the driver's
  * error as `cause`. A SQLite failure leaves the transaction rolled back, so the outcome is always `'none'`.
  */
-export function sqliteError(err: unknown, path = 'SQLite database'): unknown {
+export function sqliteError(err: unknown, path: string): unknown {
   if (err instanceof HoldfastError) return err
   const code = (err as { code?: unknown } | null)?.code
   const message = err instanceof Error ? err.message : String(err)
@@ -58,7 +58,7 @@ export function sqliteError(err: unknown, path = 'SQLite database'): unknown {
 }
 
 function name(path: string): string {
-  return path === ':memory:' ? 'the in-memory SQLite database' : path === 'SQLite database' ? path : `SQLite database ${JSON.stringify(path)}`
+  return path === ':memory:' ? 'the in-memory SQLite database' : `SQLite database ${JSON.stringify(path)}`
 }
 
 /** A failed attempt that found the database locked by another connection: try again later. */
@@ -86,7 +86,10 @@ export class SqliteDatabase implements SqlDatabase {
   readonly #statements = new Map<string, Statement>()
   readonly #direct: SqlExecutor
 
+  readonly #driver: typeof BetterSqlite3
+
   private constructor(
+    driver: typeof BetterSqlite3,
     /** The better-sqlite3 handle; use only inside {@link SqliteDatabase.exclusive}. */
     readonly db: BetterSqlite3.Database,
     /** The durability the database was opened with. */
@@ -96,6 +99,7 @@ export class SqliteDatabase implements SqlDatabase {
     /** How long work may wait for another connection's lock. */
     readonly busyTimeoutMs: number,
   ) {
+    this.#driver = driver
     this.#direct = {
       all: async <R extends object>(sql: string, params: readonly unknown[] = []) => this.statement(sql).all(...params) as R[],
       run: async (sql: string, params: readonly unknown[] = []) => this.statement(sql).run(...params).changes,
@@ -121,7 +125,7 @@ export class SqliteDatabase implements SqlDatabase {
       db.pragma('cache_size = -32768')
       // The absolute path: the commit watcher opens the file again later, perhaps after the process changed directory.
       const path = config.path === ':memory:' || config.path === '' ? config.path : resolve(config.path)
-      return new SqliteDatabase(db, config.synchronous, path, config.busyTimeoutMs)
+      return new SqliteDatabase(Database, db, config.synchronous, path, config.busyTimeoutMs)
     } catch (err) {
       db?.close()
       throw sqliteError(err, config.path)
@@ -134,6 +138,14 @@ export class SqliteDatabase implements SqlDatabase {
       this.db.pragma('journal_mode = WAL')
       this.db.pragma(`synchronous = ${this.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
     })
+  }
+
+  /**
+   * Another connection to the same file, read-only and never waiting for a lock (`timeout: 0`): one that can never
+   * hold the write lock, for work beside the store's (the commit watcher). Throws the driver's error.
+   */
+  readOnlyConnection(): BetterSqlite3.Database {
+    return new this.#driver(this.path, { readonly: true, fileMustExist: true, timeout: 0 })
   }
 
   /** A driver error as Holdfast's, naming this database's file. */
@@ -249,12 +261,7 @@ export class SqliteDatabase implements SqlDatabase {
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     const attempt = (): Promise<T | typeof BUSY> =>
       this.#mutex.run(async () => {
-        try {
-          this.db.exec('BEGIN IMMEDIATE')
-        } catch (err) {
-          if (isBusy(err) && !this.db.inTransaction) return BUSY
-          throw this.error(err)
-        }
+        if (this.#attempt(() => this.db.exec('BEGIN IMMEDIATE')) === BUSY) return BUSY
         try {
           const result = await fn(this.#direct)
           this.db.exec('COMMIT')

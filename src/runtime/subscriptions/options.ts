@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../../errors.js'
 import type { Event, ReadAggregator, RoutingKey } from '../../events/types.js'
 import type { Store } from '../../store.js'
-import { checkAggregators } from '../../events/validate.js'
+import { checkAggregators, checkRoutingKey, MAX_LEASE_MS } from '../../events/validate.js'
 import { assertInteger, assertKey, describe, readFields } from '../../validate.js'
 import { newEventId } from '../ulid.js'
 
@@ -89,7 +89,7 @@ export function checkSubscribe(store: unknown, options: unknown): Settings {
   const workerId = o.workerId ?? newEventId()
   assertKey('options.workerId', workerId)
   const leaseMs = o.leaseMs ?? 10_000
-  assertInteger('options.leaseMs', leaseMs, 100, 86_400_000)
+  assertInteger('options.leaseMs', leaseMs, 100, MAX_LEASE_MS)
   const checkIntervalMs = o.checkIntervalMs ?? 2000
   assertInteger('options.checkIntervalMs', checkIntervalMs, 100, 60_000)
   const retry: { attempts?: unknown; minBackoffMs?: unknown; maxBackoffMs?: unknown } =
@@ -106,7 +106,7 @@ export function checkSubscribe(store: unknown, options: unknown): Settings {
   return {
     key: o.key,
     aggregators: o.aggregators === undefined || o.aggregators === null ? null : checkAggregators('options.aggregators', o.aggregators),
-    routingKey: o.routingKey === undefined || o.routingKey === null ? { all: true } : checkRoutingKey(o.routingKey),
+    routingKey: o.routingKey === undefined || o.routingKey === null ? { all: true } : checkRoutingKey('options.routingKey', o.routingKey),
     handler: o.handler as Handler,
     batchSize,
     workerId,
@@ -125,15 +125,4 @@ export function assertStore(store: unknown): asserts store is Store {
   const s = store as Partial<Store> | null
   if (typeof s !== 'object' || s === null || typeof s.events?.read !== 'function' || typeof s.poison?.getPoison !== 'function')
     throw new InvalidArgumentError(`store must be an open Holdfast Store, got ${describe(store)}`)
-}
-
-function checkRoutingKey(value: unknown): RoutingKey {
-  const r = readFields('options.routingKey', value, ['all', 'value'] as const)
-  if (r.all === true && r.value === undefined) return { all: true }
-  if (r.all === undefined && r.value === null) return { value: null }
-  if (r.all === undefined && r.value !== undefined) {
-    assertKey('options.routingKey.value', r.value)
-    return { value: r.value }
-  }
-  throw new InvalidArgumentError('options.routingKey must be { all: true } or { value: string | null }')
 }

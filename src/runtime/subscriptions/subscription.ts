@@ -1,4 +1,4 @@
-import { HoldfastError, SubscriberReplacedError } from '../../errors.js'
+import { HoldfastError, PoisonConflictError, SubscriberReplacedError } from '../../errors.js'
 import { decodeCursor } from '../../events/cursor.js'
 import type { Event, SubscriberInfo } from '../../events/types.js'
 import type { Store } from '../../store.js'
@@ -135,13 +135,6 @@ class Runner implements Subscription {
   /** While active: the cursor and generation the next batch builds on. */
   #cursor: string | null = null
   #generation = 0
-  /**
-   * When this worker took the key for this tenure (the record's `updatedAt`). A renewal is a claim, and a claim takes
-   * a released or expired key: a renewal that finds a later `updatedAt` re-took a key that changed hands meanwhile
-   * (another worker may have acknowledged past this one's cursor), so the tenure ends instead of going on from its
-   * stale cursor.
-   */
-  #since = 0
   /** Set by a renewal that saw the key rewound or taken; the loop acts on it between batches. */
   #reload = false
   #lost = false
@@ -287,7 +280,6 @@ class Runner implements Subscription {
     this.#reload = false
     this.#cursor = info.cursor
     this.#generation = info.generation
-    this.#since = info.updatedAt
     if (info.cursor) this.#advance(info.cursor)
     this.#unwake = this.#store.events.onCommitted(() => this.#alarm.wake())
     this.#renewal = setInterval(() => void this.#renew(), Math.max(50, Math.floor(this.#s.leaseMs / 3)))
@@ -344,9 +336,11 @@ class Runner implements Subscription {
       this.#emit('error', err)
       return
     }
-    if (info.workerId !== this.workerId || info.updatedAt !== this.#since) {
+    if (info.workerId !== this.workerId) {
       this.#lose()
     } else if (info.generation !== this.#generation) {
+      // A rewind, or the key changed hands and came back (a change of owner bumps the generation): this tenure's
+      // cursor is stale, and its acknowledgements fail their generation fence until it reads the record again.
       this.#reload = true
       this.#alarm.wake()
     }
@@ -362,7 +356,7 @@ class Runner implements Subscription {
   async #reread(): Promise<void> {
     const info = await this.#store.events.getSubscriber(this.key)
     this.#reload = false
-    if (!info || info.workerId !== this.workerId || info.updatedAt !== this.#since) return this.#lose()
+    if (!info || info.workerId !== this.workerId) return this.#lose()
     this.#cursor = info.cursor
     this.#generation = info.generation
   }
@@ -421,7 +415,6 @@ class Runner implements Subscription {
       const last = (await this.#store.events.read(this.#s.aggregators, this.#s.routingKey, { last: 1 })).edges[0]
       lag = Math.max(1, (last?.node.position ?? 0) - events[events.length - 1]!.position)
     }
-    // A worker that lost the key does not acknowledge, even if a renewal has re-taken it since (see #since).
     if (this.#lost) return
     try {
       await this.#acknowledge(cursor, lag, events.length)
@@ -450,7 +443,7 @@ class Runner implements Subscription {
       await this.#store.poison.tryPutPoison(parkingKey(this.key), this.workerId)
     } catch (err) {
       // Held already (parked by an earlier owner): parked all the same.
-      if ((err as { code?: unknown }).code !== 'POISON_CONFLICT') throw err
+      if (!(err instanceof PoisonConflictError)) throw err
     }
     this.#enter('parked')
     this.#emit('parked', { error, eventId: first.id, attempts: this.#s.attempts })

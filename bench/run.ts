@@ -13,7 +13,9 @@ import { postgresLangGraph, sqliteLangGraph } from './langgraph.js'
 import { describeError, TMP_DIR, type BenchOptions } from './lib.js'
 import { dropBenchDatabases, postgresCheckpoint, postgresReachable, postgresReads, postgresScale, postgresWrites } from './postgres.js'
 import { sqlitePackages } from './packages.js'
+import { postgresProcedures, sqliteProcedures } from './procedures.js'
 import { Report } from './report.js'
+import { postgresRegistry, sqliteRegistry } from './registry.js'
 import { sqliteReads, sqliteScale, sqliteVersion, sqliteWrites } from './sqlite.js'
 import { postgresSubscriptions, postgresSubscriptionsCatchUp, sqliteSubscriptions, sqliteSubscriptionsCatchUp } from './subscriptions.js'
 
@@ -27,7 +29,9 @@ const GROUPS: Group[] = [
   { id: 'sqlite.reads', engine: 'sqlite', run: sqliteReads },
   { id: 'sqlite.scale', engine: 'sqlite', run: sqliteScale },
   { id: 'sqlite.packages', engine: 'sqlite', run: sqlitePackages },
+  { id: 'sqlite.registry', engine: 'sqlite', run: sqliteRegistry },
   { id: 'sqlite.checkpoints', engine: 'sqlite', run: sqliteCheckpoints },
+  { id: 'sqlite.procedures', engine: 'sqlite', run: sqliteProcedures },
   { id: 'sqlite.langgraph', engine: 'sqlite', run: sqliteLangGraph },
   { id: 'sqlite.automerge', engine: 'sqlite', run: sqliteAutomerge },
   { id: 'sqlite.commands', engine: 'sqlite', run: sqliteCommands },
@@ -37,7 +41,9 @@ const GROUPS: Group[] = [
   { id: 'postgres.writes', engine: 'postgres', run: postgresWrites },
   { id: 'postgres.reads', engine: 'postgres', run: postgresReads },
   { id: 'postgres.scale', engine: 'postgres', run: postgresScale },
+  { id: 'postgres.registry', engine: 'postgres', run: postgresRegistry },
   { id: 'postgres.checkpoints', engine: 'postgres', run: postgresCheckpoints },
+  { id: 'postgres.procedures', engine: 'postgres', run: postgresProcedures },
   { id: 'postgres.langgraph', engine: 'postgres', run: postgresLangGraph },
   { id: 'postgres.automerge', engine: 'postgres', run: postgresAutomerge },
   { id: 'postgres.commands', engine: 'postgres', run: postgresCommands },

@@ -10,7 +10,7 @@ export type { Args, Edge, Event, EventStore, NewEvent, PageInfo, ReadAggregator,
 export { encodeCursor, decodeCursor } from './events/cursor.js'
 export type { PoisonAuditRecord, PoisonRecord, PoisonStore } from './poison/types.js'
 export { withPoison } from './poison/guard.js'
-export type { ListPackagesOptions, PackageMetadata, PackageRecord, PackageRouteRecord, PackageStore } from './packages/types.js'
+export type { ListPackagesOptions, PackageMetadata, PackageRecord, PackageRouteRecord, PackageStore, PackageWriteOptions } from './packages/types.js'
 export type { Checkpoint, CheckpointSerializer, CheckpointStore, StoredCheckpoint, TraceSummary } from './checkpoints/types.js'
 export type {
   ChannelValue,

@@ -10,12 +10,13 @@ import { SqlCheckpointStore } from './checkpoints/sql-checkpoint-store.js'
 import type { CheckpointSerializer } from './checkpoints/types.js'
 import { InvalidArgumentError } from './errors.js'
 import { MemoryEventStore } from './events/memory-event-store.js'
-import { postgresAppender } from './events/postgres-append.js'
+import { postgresAcknowledger, sqliteAcknowledger } from './events/acknowledge.js'
+import { postgresAppender, postgresAppendWithin } from './events/postgres-append.js'
 import { postgresListener } from './events/postgres-listen.js'
 import { SqlEventStore } from './events/sql-event-store.js'
-import { sqliteAppender } from './events/sqlite-append.js'
+import { sqliteAppender, sqliteAppendWithin } from './events/sqlite-append.js'
 import { sqliteWatcher } from './events/sqlite-watch.js'
-import { Lifecycle } from './lifecycle.js'
+import { Lifecycle, notifyAll } from './lifecycle.js'
 import { MemoryPackageStore } from './packages/memory-package-store.js'
 import { SqlPackageStore } from './packages/sql-package-store.js'
 import { MemoryPoisonStore } from './poison/memory-poison-store.js'
@@ -108,7 +109,7 @@ export async function openStore(urlOrOptions: string | OpenStoreOptions): Promis
         events,
         checkpoints,
         threads: new MemoryThreadStore(life, checkpoints),
-        packages: new MemoryPackageStore(life),
+        packages: new MemoryPackageStore(life, events),
         poison: new MemoryPoisonStore(life),
         automerge: (documentId) => persister(life, documentId, (id) => automerge.persister(id)),
         chunks: (namespace = '') => {
@@ -141,13 +142,24 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: Checkpoint
     await db.close().catch(() => {})
     throw err
   }
+  // Events a route change appends commit outside the event store's group commit; its listeners hear of them here.
+  const local = new Set<() => void>()
   const events =
     db.engine === 'sqlite'
-      ? new SqlEventStore(db, life, { append: sqliteAppender(db as SqliteDatabase), listen: sqliteWatcher(db as SqliteDatabase) })
+      ? new SqlEventStore(db, life, {
+          append: sqliteAppender(db as SqliteDatabase),
+          acknowledge: sqliteAcknowledger(db as SqliteDatabase),
+          listen: alsoLocal(local, sqliteWatcher(db as SqliteDatabase)),
+        })
       : new SqlEventStore(db, life, {
           append: postgresAppender(db as PostgresDatabase),
-          listen: postgresListener(db as PostgresDatabase),
+          acknowledge: postgresAcknowledger(db as PostgresDatabase),
+          listen: alsoLocal(local, postgresListener(db as PostgresDatabase)),
         })
+  const packageEvents = {
+    append: db.engine === 'sqlite' ? sqliteAppendWithin(db as SqliteDatabase) : postgresAppendWithin(db as PostgresDatabase),
+    committed: () => notifyAll(local),
+  }
   const automerge = new SqlAutomergeStore(db, life)
   const checkpoints = new SqlCheckpointStore(db, life, serializer)
   const chunks = new SqlChunkStores(db, life, automerge)
@@ -158,7 +170,7 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: Checkpoint
     events,
     checkpoints,
     threads,
-    packages: new SqlPackageStore(db, life),
+    packages: new SqlPackageStore(db, life, packageEvents),
     poison: new SqlPoisonStore(db, life),
     automerge: (documentId) => persister(life, documentId, (id) => automerge.persister(id)),
     chunks: (namespace = '') => {
@@ -172,6 +184,23 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: Checkpoint
       }
       return closing
     },
+  }
+}
+
+/** An event store's `listen` that also hears this process's other committers (a route change's events) through `local`. */
+function alsoLocal(local: Set<() => void>, listen: (fn: () => void) => Promise<() => Promise<void>>): (fn: () => void) => Promise<() => Promise<void>> {
+  return async (fn) => {
+    local.add(fn)
+    try {
+      const stop = await listen(fn)
+      return async () => {
+        local.delete(fn)
+        await stop()
+      }
+    } catch (err) {
+      local.delete(fn)
+      throw err
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 import { automergeChunksSchema, automergeSchema } from './automerge/schema.js'
 import { checkpointsSchema, checkpointThreadsSchema } from './checkpoints/schema.js'
-import { eventsSchema, eventsWritePathSchema, subscriberLeasesSchema } from './events/schema.js'
+import { eventsByTypeSchema, eventsSchema, eventsWritePathSchema, subscriberLeasesSchema } from './events/schema.js'
 import { packagesSchema } from './packages/schema.js'
 import { poisonSchema } from './poison/schema.js'
 import type { Migration } from './sql/database.js'
@@ -19,4 +19,5 @@ export const MIGRATIONS: readonly Migration[] = [
   checkpointThreadsSchema,
   eventsWritePathSchema,
   subscriberLeasesSchema,
+  eventsByTypeSchema,
 ]

@@ -53,7 +53,7 @@ describe('migrations', () => {
     }
     const after = new Database(file, { readonly: true })
     const indexes = after.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'holdfast_events' ORDER BY name`).pluck().all()
-    expect(indexes).toEqual(['holdfast_events_by_aggregate', 'holdfast_events_by_routing_key', 'sqlite_autoindex_holdfast_events_1'])
+    expect(indexes).toEqual(['holdfast_events_by_aggregate', 'holdfast_events_by_type', 'sqlite_autoindex_holdfast_events_1'])
     after.close()
   })
 

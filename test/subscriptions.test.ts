@@ -5,6 +5,17 @@ import { backends, PG_URL, tempDir, uniqueSchema } from './backends.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+async function readEveryEvent(store: Store): Promise<Event[]> {
+  const out: Event[] = []
+  let after: string | undefined
+  for (;;) {
+    const page = await store.events.read(null, null, after ? { first: 1000, after } : { first: 1000 })
+    out.push(...page.edges.map((e) => e.node))
+    if (!page.pageInfo.hasNextPage) return out
+    after = page.pageInfo.endCursor!
+  }
+}
+
 /** Polls `check` until it holds or `ms` pass. */
 async function until(check: () => boolean | Promise<boolean>, ms = 5000, what = 'condition'): Promise<void> {
   const end = Date.now() + ms
@@ -49,6 +60,67 @@ for (const target of backends()) {
       await second.whenCaughtUp()
       expect(again).toEqual([])
       expect((await store.events.getSubscriber('p'))!.lag).toBe(0)
+    })
+
+    it('live subscriptions share one read per commit; each gets exactly its events, also one that fell thousands behind', async () => {
+      let reads = 0
+      const read: Store['events']['read'] = (...args) => (reads++, store.events.read(...args))
+      const events = new Proxy(store.events, {
+        get: (t, p) => (p === 'read' ? read : (Reflect.get(t, p) as unknown) instanceof Function ? (Reflect.get(t, p) as (...a: unknown[]) => unknown).bind(t) : Reflect.get(t, p)),
+      })
+      const counted: Store = { ...store, events }
+      const kinds = ['shop/A', 'shop/B', 'shop/Rare'] as const
+      const got = new Map<string, string[]>()
+      const gate: { hold?: Promise<void> } = {}
+      const subOf = (key: string, aggregatorType?: string, slow = false): Subscription => {
+        got.set(key, [])
+        const s = subscribe(counted, {
+          key,
+          leaseMs: 1000,
+          checkIntervalMs: 500,
+          ...(aggregatorType ? { aggregators: [{ aggregatorType }] } : {}),
+          handler: async (evs) => {
+            if (slow && gate.hold) await gate.hold
+            got.get(key)!.push(...evs.map((e) => e.id))
+          },
+        })
+        subs.push(s)
+        return s
+      }
+      const live = [subOf('all'), subOf('a', 'shop/A'), subOf('b', 'shop/B'), subOf('rare', 'shop/Rare'), subOf('slow', 'shop/A', true)]
+      await until(() => live.every((s) => s.state === 'active'), 5000, 'all active')
+      await Promise.all(live.map((s) => s.whenCaughtUp()))
+      const written: Event[] = []
+      const write = async (n: number, at: number): Promise<void> => {
+        const batch = Array.from({ length: n }, (_, i) => {
+          const k = at + i
+          return event(`x${k}`, 1, { aggregatorType: k % 97 === 0 ? kinds[2] : kinds[k % 2]! })
+        })
+        await store.events.write(batch)
+      }
+      // Single writes, one commit each, while all five are live: one read per commit, not one per subscription.
+      reads = 0
+      for (let k = 0; k < 40; k++) {
+        await write(1, k)
+        await sleep(3)
+      }
+      await Promise.all(live.map((s) => s.whenCaughtUp()))
+      expect(reads).toBeLessThan(5 * 40)
+      // The slow one falls 6,000 events behind, more than the tail keeps; it catches up on its own reads.
+      let release!: () => void
+      gate.hold = new Promise((r) => (release = r))
+      await write(1, 40)
+      await sleep(50)
+      for (let k = 41; k < 6041; k += 500) await write(500, k)
+      release()
+      await Promise.all(live.map((s) => s.whenCaughtUp()))
+      for (const e of (await readEveryEvent(store))) written.push(e)
+      const expected = (type?: string) => written.filter((e) => !type || e.aggregatorType === type).map((e) => e.id)
+      expect(got.get('all')).toEqual(expected())
+      expect(got.get('a')).toEqual(expected('shop/A'))
+      expect(got.get('b')).toEqual(expected('shop/B'))
+      expect(got.get('rare')).toEqual(expected('shop/Rare'))
+      expect(got.get('slow')).toEqual(expected('shop/A'))
     })
 
     it('hands the key over at once on stop, and a standby takes it', async () => {

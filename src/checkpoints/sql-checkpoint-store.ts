@@ -68,7 +68,7 @@ export class SqlCheckpointStore implements CheckpointStore {
        WHERE ${this.#t}.trace_id = excluded.trace_id`
     this.#saves = new GroupCommit<Job>(
       db.engine === 'sqlite' ? this.#sqliteBatch(db as SqliteDatabase) : (saves) => this.#postgresBatch(saves as Save[]),
-      256,
+      { maxItems: 256 },
     )
   }
 

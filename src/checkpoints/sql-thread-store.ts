@@ -99,7 +99,7 @@ export class SqlThreadStore implements ThreadStore {
     this.#latest = `${this.#select} WHERE trace_id = ? AND id >= ? AND id < ? ORDER BY seq DESC LIMIT 1`
     this.#byId = `${this.#select} WHERE id = ? AND trace_id = ?`
     this.#read = db.engine === 'sqlite' ? this.#sqliteRead(db as SqliteDatabase) : (sql, params) => this.#postgresRead(sql, params)
-    this.#pending = new GroupCommit((batch) => this.#postgresWrites(batch), 256)
+    this.#pending = new GroupCommit((batch) => this.#postgresWrites(batch), { maxItems: 256 })
     this.#rider = db.engine === 'sqlite' ? this.#sqliteRider(db as SqliteDatabase) : undefined
   }
 

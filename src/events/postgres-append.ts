@@ -1,8 +1,8 @@
 import { InvalidArgumentError, InvalidOriginalVersionError } from '../errors.js'
-import type { PostgresDatabase } from '../sql/database.js'
+import type { PostgresDatabase, SqlExecutor } from '../sql/database.js'
 import { asBytes } from '../validate.js'
 import { isStoredRetry, type StoredEvent } from './retry.js'
-import type { CheckedWrite } from './validate.js'
+import type { AppendWithin, CheckedWrite } from './validate.js'
 
 const base64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
 
@@ -22,30 +22,10 @@ interface Outcome {
  * so writes that touch the same aggregate or event id go into successive calls, in submission order.
  */
 export function postgresAppender(db: PostgresDatabase): (writes: CheckedWrite[]) => Promise<(Error | undefined)[]> {
-  const sql = `SELECT * FROM ${db.table('append_batch')}(?::jsonb, ?::jsonb, ?::bigint)`
+  const batch = appendBatch(db)
   const lone = `SELECT ${db.table('append_event')}(?, ?, ?, ?::bigint, ?, ?, ?::bytea, ?::bytea, ?::bigint, ?::bigint) AS r`
-
-  const call = async (writes: CheckedWrite[]): Promise<(Error | undefined)[]> => {
-    if (writes.length === 1 && writes[0]!.events.length === 1) return [await callLone(writes[0]!)]
-    // The shapes `append_batch` reads (see `appendBatchFunction`); bytes in base64.
-    const events: unknown[] = []
-    const expect: unknown[] = []
-    writes.forEach((w, i) => {
-      for (const e of w.events)
-        events.push({ w: i, o: events.length, i: e.id, t: e.aggregatorType, a: e.aggregatorId, v: e.version, n: e.name, r: e.routingKey, d: base64(e.data), m: base64(e.metadata) })
-      for (const a of w.aggregates) expect.push({ w: i, o: expect.length, t: a.aggregatorType, a: a.aggregatorId, e: a.expected })
-    })
-    const rows = await db.all<Outcome>(sql, [JSON.stringify(events), JSON.stringify(expect), Date.now()])
-    const outcomes: (Error | undefined)[] = writes.map(() => undefined)
-    for (const r of rows) {
-      if (outcomes[r.o_write]) continue
-      outcomes[r.o_write] =
-        r.o_kind === 'version'
-          ? new InvalidOriginalVersionError({ aggregatorType: r.o_type!, aggregatorId: r.o_agg!, expectedVersion: Number(r.o_expected), foundVersion: Number(r.o_found) })
-          : new InvalidArgumentError(`events[${writes[r.o_write]!.events.findIndex((e) => e.id === r.o_id)}].id ${JSON.stringify(r.o_id)} is already stored`)
-    }
-    return outcomes
-  }
+  const call = async (writes: CheckedWrite[]): Promise<(Error | undefined)[]> =>
+    writes.length === 1 && writes[0]!.events.length === 1 ? [await callLone(writes[0]!)] : batch(db, writes)
 
   /** One write of one event: scalar parameters (see `eventsWritePathSchema`). */
   const callLone = async (w: CheckedWrite): Promise<Error | undefined> => {
@@ -62,26 +42,14 @@ export function postgresAppender(db: PostgresDatabase): (writes: CheckedWrite[])
       : new InvalidOriginalVersionError({ aggregatorType: a.aggregatorType, aggregatorId: a.aggregatorId, expectedVersion: a.expected, foundVersion: found })
   }
 
-  const stored = `SELECT id, aggregator_type AS "aggregatorType", aggregator_id AS "aggregatorId", version, name,
-    routing_key AS "routingKey", data, metadata FROM ${db.table('events')} WHERE id = ANY(?::text[])`
-
-  /**
-   * Writes that conflicted but whose events are all stored as they are were committed before, by a call whose reply
-   * was lost: they succeed. One query for all of them, and only when some write conflicted.
-   */
+  const stored = storedRetries(db)
   const retries = async (writes: CheckedWrite[], outcomes: (Error | undefined)[]): Promise<(Error | undefined)[]> => {
-    const suspects = writes.filter((_, i) => outcomes[i] instanceof InvalidOriginalVersionError || outcomes[i] instanceof InvalidArgumentError)
-    if (suspects.length === 0) return outcomes
-    let rows: (StoredEvent & { id: string })[]
     try {
-      rows = await db.all<StoredEvent & { id: string }>(stored, [suspects.flatMap((w) => w.events.map((e) => e.id))])
+      return await stored(db, writes, outcomes)
     } catch (err) {
       // Whether they are retries cannot be told now; the caller may retry again.
       return outcomes.map((o) => (o instanceof InvalidOriginalVersionError || o instanceof InvalidArgumentError ? (err as Error) : o))
     }
-    if (rows.length === 0) return outcomes
-    const byId = new Map(rows.map((r) => [r.id, { ...r, data: asBytes(r.data), metadata: asBytes(r.metadata) }]))
-    return outcomes.map((o, i) => (o !== undefined && isStoredRetry(writes[i]!, (id) => byId.get(id)) ? undefined : o))
   }
 
   return async (writes) => {
@@ -111,5 +79,66 @@ export function postgresAppender(db: PostgresDatabase): (writes: CheckedWrite[])
       start = end
     }
     return outcomes.some((o) => o !== undefined) ? retries(writes, outcomes) : outcomes
+  }
+}
+
+/** What runs a query: the database, or a transaction's executor. */
+type Querier = Pick<SqlExecutor, 'all'>
+
+/** One call of `append_batch` for `writes`, through `q`; one outcome per write. */
+function appendBatch(db: PostgresDatabase): (q: Querier, writes: CheckedWrite[]) => Promise<(Error | undefined)[]> {
+  const sql = `SELECT * FROM ${db.table('append_batch')}(?::jsonb, ?::jsonb, ?::bigint)`
+  return async (q, writes) => {
+    // The shapes `append_batch` reads (see `appendBatchFunction`); bytes in base64.
+    const events: unknown[] = []
+    const expect: unknown[] = []
+    writes.forEach((w, i) => {
+      for (const e of w.events)
+        events.push({ w: i, o: events.length, i: e.id, t: e.aggregatorType, a: e.aggregatorId, v: e.version, n: e.name, r: e.routingKey, d: base64(e.data), m: base64(e.metadata) })
+      for (const a of w.aggregates) expect.push({ w: i, o: expect.length, t: a.aggregatorType, a: a.aggregatorId, e: a.expected })
+    })
+    const rows = await q.all<Outcome>(sql, [JSON.stringify(events), JSON.stringify(expect), Date.now()])
+    const outcomes: (Error | undefined)[] = writes.map(() => undefined)
+    for (const r of rows) {
+      if (outcomes[r.o_write]) continue
+      outcomes[r.o_write] =
+        r.o_kind === 'version'
+          ? new InvalidOriginalVersionError({ aggregatorType: r.o_type!, aggregatorId: r.o_agg!, expectedVersion: Number(r.o_expected), foundVersion: Number(r.o_found) })
+          : new InvalidArgumentError(`events[${writes[r.o_write]!.events.findIndex((e) => e.id === r.o_id)}].id ${JSON.stringify(r.o_id)} is already stored`)
+    }
+    return outcomes
+  }
+}
+
+/**
+ * Writes that conflicted but whose events are all stored as they are were committed before, by a call whose reply
+ * was lost: they succeed (`undefined`). One query for all of them, and only when some write conflicted.
+ */
+function storedRetries(db: PostgresDatabase): (q: Querier, writes: CheckedWrite[], outcomes: (Error | undefined)[]) => Promise<(Error | undefined)[]> {
+  const sql = `SELECT id, aggregator_type AS "aggregatorType", aggregator_id AS "aggregatorId", version, name,
+    routing_key AS "routingKey", data, metadata FROM ${db.table('events')} WHERE id = ANY(?::text[])`
+  return async (q, writes, outcomes) => {
+    const suspects = writes.filter((_, i) => outcomes[i] instanceof InvalidOriginalVersionError || outcomes[i] instanceof InvalidArgumentError)
+    if (suspects.length === 0) return outcomes
+    const rows = await q.all<StoredEvent & { id: string }>(sql, [suspects.flatMap((w) => w.events.map((e) => e.id))])
+    if (rows.length === 0) return outcomes
+    const byId = new Map(rows.map((r) => [r.id, { ...r, data: asBytes(r.data), metadata: asBytes(r.metadata) }]))
+    return outcomes.map((o, i) => (o !== undefined && isStoredRetry(writes[i]!, (id) => byId.get(id)) ? undefined : o))
+  }
+}
+
+/**
+ * PostgreSQL (server and PGlite): `append_batch` inside the caller's transaction. Its advisory lock is
+ * transaction-scoped, so it is held until that transaction commits: positions stay gap-free and visible in order,
+ * and its NOTIFY (sent only while someone listens) goes out at that commit.
+ */
+export function postgresAppendWithin(db: PostgresDatabase): AppendWithin {
+  const batch = appendBatch(db)
+  const stored = storedRetries(db)
+  return async (tx, w) => {
+    const [conflict] = await batch(tx, [w])
+    if (!conflict) return undefined
+    const [after] = await stored(tx, [w], [conflict])
+    return after ?? 'stored'
   }
 }

@@ -3,6 +3,7 @@ import { Lifecycle, notifyAll } from '../lifecycle.js'
 import type { SqlDatabase } from '../sql/database.js'
 import { GroupCommit } from '../sql/group-commit.js'
 import { asBytes, assertKey } from '../validate.js'
+import type { Acknowledger, CheckedAck } from './acknowledge.js'
 import { toPage } from './page.js'
 import type { Args, Event, EventStore, NewEvent, ReadAggregator, ReadResult, RoutingKey, Snapshot, SubscriberInfo } from './types.js'
 import { checkAcknowledge, checkClaim, checkKeyWorker, checkRewind, checkSnapshot, checkSnapshotKeys, checkWrite, planRead, type CheckedWrite, type ReadPlan } from './validate.js'
@@ -74,6 +75,8 @@ function toEvent(r: EventRow): Event {
 export interface SqlEventStoreEngine {
   /** Commits a batch of writes; one outcome per write. */
   append(writes: CheckedWrite[]): Promise<(Error | undefined)[]>
+  /** Commits a batch of acknowledgements (one transaction or statement); for each, whether its fence matched. */
+  acknowledge: Acknowledger
   /** Subscribes to other connections' commits (LISTEN on PostgreSQL, the file's `data_version` on SQLite); absent where commits are only in-process. */
   listen?(fn: () => void): Promise<() => Promise<void>>
 }
@@ -84,6 +87,8 @@ export class SqlEventStore implements EventStore {
   readonly #life: Lifecycle
   readonly #engine: SqlEventStoreEngine
   readonly #commits: GroupCommit<CheckedWrite>
+  /** Acknowledgements are group-committed too: many subscriptions of one store share a transaction. */
+  readonly #acks: GroupCommit<CheckedAck>
   readonly #listeners = new Set<() => void>()
   #stopListening: Promise<(() => Promise<void>) | undefined> | undefined
   readonly #t: { events: string; subscribers: string; snapshots: string }
@@ -99,6 +104,10 @@ export class SqlEventStore implements EventStore {
       if (outcomes.some((o) => o === undefined)) notifyAll(this.#listeners)
       return outcomes
     })
+    this.#acks = new GroupCommit(async (acks) => {
+      const matched = await engine.acknowledge(acks)
+      return Promise.all(acks.map((a, i) => (matched[i] ? undefined : this.#whyNotAcknowledged(a))))
+    }, { onTick: true })
   }
 
   async write(events: NewEvent[]): Promise<void> {
@@ -192,21 +201,14 @@ export class SqlEventStore implements EventStore {
   async acknowledge(key: string, cursor: string, lag: number, workerId?: string, generation?: number): Promise<void> {
     this.#life.check()
     checkAcknowledge(key, cursor, lag, workerId, generation)
-    const params: unknown[] = [cursor, lag, Date.now(), key]
-    let fence = ''
-    if (workerId !== undefined) {
-      fence = ' AND worker_id = ?'
-      params.push(workerId)
-    }
-    if (generation !== undefined) {
-      fence += ' AND generation = ?'
-      params.push(generation)
-    }
-    const changed = await this.#db.run(`UPDATE ${this.#t.subscribers} SET cursor = ?, lag = ?, acknowledged_at = ? WHERE key = ?${fence}`, params)
-    if (changed > 0) return
-    const [row] = await this.#db.all<{ worker_id: string }>(`SELECT worker_id FROM ${this.#t.subscribers} WHERE key = ?`, [key])
-    if (!row) throw new NotFoundError(`subscriber ${JSON.stringify(key)} does not exist`)
-    throw new SubscriberReplacedError(key, workerId!, row.worker_id, row.worker_id === workerId ? 'rewound' : 'replaced')
+    await this.#acks.submit({ key, cursor, lag, at: Date.now(), workerId: workerId ?? null, generation: generation ?? null })
+  }
+
+  /** The error for an acknowledgement whose fence did not match: no such key, or another owner or generation. */
+  async #whyNotAcknowledged(a: CheckedAck): Promise<Error> {
+    const [row] = await this.#db.all<{ worker_id: string }>(`SELECT worker_id FROM ${this.#t.subscribers} WHERE key = ?`, [a.key])
+    if (!row) return new NotFoundError(`subscriber ${JSON.stringify(a.key)} does not exist`)
+    return new SubscriberReplacedError(a.key, a.workerId!, row.worker_id, row.worker_id === a.workerId ? 'rewound' : 'replaced')
   }
 
   async claimSubscriber(key: string, workerId: string, leaseMs: number): Promise<SubscriberInfo> {
@@ -301,7 +303,7 @@ export class SqlEventStore implements EventStore {
 
   /** Waits for queued writes to commit, then stops listening. */
   async close(): Promise<void> {
-    await this.#commits.idle()
+    await Promise.all([this.#commits.idle(), this.#acks.idle()])
     this.#listeners.clear()
     await this.#unlisten()
   }

@@ -1,3 +1,4 @@
+import type { SqlExecutor } from '../sql/database.js'
 import { InvalidArgumentError, InvalidOriginalVersionError } from '../errors.js'
 import { assertInteger, assertKey, assertObject, checkBytes, describe, hasField, mapArray, readFields, unreadable } from '../validate.js'
 import { decodeCursor } from './cursor.js'
@@ -10,6 +11,14 @@ export interface CheckedWrite {
   /** One entry per aggregate touched: the stored version the write expects (first version − 1). */
   aggregates: AggregateExpectation[]
 }
+
+/**
+ * Appends one checked write inside a transaction the caller holds open (a route change with its events), under the
+ * event store's rules: `undefined` appended, `'stored'` a retry of a write already committed (nothing appended), an
+ * error the conflict (nothing appended); on the last two the caller rolls back.
+ */
+export type AppendWithin = (tx: SqlExecutor, write: CheckedWrite) => Promise<Error | 'stored' | undefined>
+
 
 /** The version one write expects an aggregate to be at. */
 export interface AggregateExpectation {

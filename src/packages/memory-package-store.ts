@@ -1,7 +1,10 @@
+import type { EventStore } from '../events/types.js'
+import type { CheckedWrite } from '../events/validate.js'
 import type { Lifecycle } from '../lifecycle.js'
+import { Mutex } from '../sql/mutex.js'
 import { assertKey, compareText, copyBytes } from '../validate.js'
-import type { ListPackagesOptions, PackageMetadata, PackageRecord, PackageRouteRecord, PackageStore } from './types.js'
-import { assertContentHash, checkListOptions, checkPackage, checkRouteTypes } from './validate.js'
+import type { ListPackagesOptions, PackageMetadata, PackageRecord, PackageRouteRecord, PackageStore, PackageWriteOptions } from './types.js'
+import { assertContentHash, checkListOptions, checkPackage, checkRouteChange, checkRouteTypes } from './validate.js'
 
 function packageOrder(a: PackageMetadata, b: PackageMetadata): number {
   return a.deployedAt - b.deployedAt || compareText(a.workflowType, b.workflowType) || compareText(a.contentHash, b.contentHash)
@@ -12,10 +15,13 @@ export class MemoryPackageStore implements PackageStore {
   readonly #life: Lifecycle
   readonly #packages = new Map<string, PackageRecord>()
   readonly #routes = new Map<string, PackageRouteRecord>()
+  readonly #events: EventStore
+  readonly #changes = new Mutex()
 
-  /** @param life - the owning store's lifecycle */
-  constructor(life: Lifecycle) {
+  /** @param life - the owning store's lifecycle; @param events - where route changes append their events */
+  constructor(life: Lifecycle, events: EventStore) {
     this.#life = life
+    this.#events = events
   }
 
   async putPackage(record: PackageRecord): Promise<void> {
@@ -24,10 +30,30 @@ export class MemoryPackageStore implements PackageStore {
     this.#put(r, [r.workflowType])
   }
 
-  async putPackageWithRoutes(record: PackageRecord, routeWorkflowTypes: string[]): Promise<void> {
+  async putPackageWithRoutes(record: PackageRecord, routeWorkflowTypes: string[], options?: PackageWriteOptions): Promise<void> {
     this.#life.check()
     const r = checkPackage(record)
-    this.#put(r, checkRouteTypes(routeWorkflowTypes))
+    const routes = checkRouteTypes(routeWorkflowTypes)
+    const events = checkRouteChange(options)
+    if (!events) this.#put(r, routes)
+    else await this.#change(events, () => this.#put(r, routes))
+  }
+
+  /**
+   * The events, then the change, in sequence: the write's own checks decide, and the change follows only a write
+   * that appended (not the retry of one that did, which `write` accepts without appending). Changes with events take
+   * turns, so none lands between another's append and its change.
+   */
+  #change(w: CheckedWrite, apply: () => void): Promise<void> {
+    return this.#changes.run(async () => {
+      let retry = false
+      for (const a of w.aggregates) {
+        const page = await this.#events.read([{ aggregatorType: a.aggregatorType, aggregatorId: a.aggregatorId }], null, { last: 1 })
+        if ((page.edges[0]?.node.version ?? 0) !== a.expected) retry = true
+      }
+      await this.#events.write(w.events)
+      if (!retry) apply()
+    })
   }
 
   #put(r: PackageRecord, routes: string[]): void {
@@ -55,11 +81,14 @@ export class MemoryPackageStore implements PackageStore {
     this.#packages.delete(`${workflowType}\0${contentHash}`)
   }
 
-  async putPackageRoute(workflowType: string, contentHash: string): Promise<void> {
+  async putPackageRoute(workflowType: string, contentHash: string, options?: PackageWriteOptions): Promise<void> {
     this.#life.check()
     assertKey('workflowType', workflowType)
     assertContentHash('contentHash', contentHash)
-    this.#routes.set(workflowType, { workflowType, contentHash, updatedAt: Date.now() })
+    const events = checkRouteChange(options)
+    const apply = (): void => void this.#routes.set(workflowType, { workflowType, contentHash, updatedAt: Date.now() })
+    if (!events) apply()
+    else await this.#change(events, apply)
   }
 
   async listPackageRoutes(): Promise<PackageRouteRecord[]> {

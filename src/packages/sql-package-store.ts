@@ -1,8 +1,11 @@
+import { HoldfastError } from '../errors.js'
+import type { CheckedWrite } from '../events/validate.js'
 import type { Lifecycle } from '../lifecycle.js'
-import type { SqlDatabase } from '../sql/database.js'
-import { asBytes, assertKey } from '../validate.js'
-import type { ListPackagesOptions, PackageMetadata, PackageRecord, PackageRouteRecord, PackageStore } from './types.js'
-import { assertContentHash, checkListOptions, checkPackage, checkRouteTypes } from './validate.js'
+import type { SqlDatabase, SqlExecutor } from '../sql/database.js'
+import { asBytes, assertKey, compareText } from '../validate.js'
+import type { AppendWithin } from '../events/validate.js'
+import type { ListPackagesOptions, PackageMetadata, PackageRecord, PackageRouteRecord, PackageStore, PackageWriteOptions } from './types.js'
+import { assertContentHash, checkListOptions, checkPackage, checkRouteChange, checkRouteTypes } from './validate.js'
 
 interface PackageRow {
   workflow_type: string
@@ -17,6 +20,14 @@ interface RouteRow {
   updated_at: number | string
 }
 
+/** How a route change appends its events: the engine's append inside the transaction, and the in-process wake-up after it. */
+export interface PackageEventsEngine {
+  /** Appends a checked write inside the change's transaction (see `events/postgres-append.ts` and `events/sqlite-append.ts`). */
+  append: AppendWithin
+  /** Called after a commit that appended events: wakes the event store's `onCommitted` listeners in this process. */
+  committed(): void
+}
+
 const toRoute = (r: RouteRow): PackageRouteRecord => ({ workflowType: r.workflow_type, contentHash: r.content_hash, updatedAt: Number(r.updated_at) })
 
 /**
@@ -28,11 +39,13 @@ export class SqlPackageStore implements PackageStore {
   readonly #db: SqlDatabase
   readonly #life: Lifecycle
   readonly #t: { packages: string; routes: string }
+  readonly #events: PackageEventsEngine
 
-  /** @param db - the database; @param life - the store's lifecycle */
-  constructor(db: SqlDatabase, life: Lifecycle) {
+  /** @param db - the database; @param life - the store's lifecycle; @param events - how route changes append their events */
+  constructor(db: SqlDatabase, life: Lifecycle, events: PackageEventsEngine) {
     this.#db = db
     this.#life = life
+    this.#events = events
     this.#t = { packages: db.table('packages'), routes: db.table('package_routes') }
   }
 
@@ -42,22 +55,50 @@ export class SqlPackageStore implements PackageStore {
     await this.#put(r, [r.workflowType])
   }
 
-  async putPackageWithRoutes(record: PackageRecord, routeWorkflowTypes: string[]): Promise<void> {
+  async putPackageWithRoutes(record: PackageRecord, routeWorkflowTypes: string[], options?: PackageWriteOptions): Promise<void> {
     this.#life.check()
     const r = checkPackage(record)
-    await this.#put(r, checkRouteTypes(routeWorkflowTypes))
+    const routes = checkRouteTypes(routeWorkflowTypes)
+    await this.#put(r, routes, checkRouteChange(options))
   }
 
-  async #put(r: PackageRecord, routes: string[]): Promise<void> {
+  async #put(r: PackageRecord, routes: string[], events?: CheckedWrite): Promise<void> {
     const now = Date.now()
-    await this.#db.transaction(async (tx) => {
+    await this.#change(events, async (tx) => {
       await tx.run(
         `INSERT INTO ${this.#t.packages} (workflow_type, content_hash, archive, deployed_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (workflow_type, content_hash) DO UPDATE SET archive = excluded.archive, deployed_at = excluded.deployed_at`,
         [r.workflowType, r.contentHash, r.archive, r.deployedAt],
       )
-      for (const workflowType of routes) await this.#route(tx, workflowType, r.contentHash, now)
+      // In one order for every writer, so that two deploys routing the same types cannot deadlock on their rows.
+      for (const workflowType of [...routes].sort(compareText)) await this.#route(tx, workflowType, r.contentHash, now)
     })
+  }
+
+  /**
+   * Runs `change` in a transaction, with the events after it: the append takes the event store's lock (the advisory
+   * lock on PostgreSQL) last, so the lock that serialises every appender is held only for the append and the commit.
+   */
+  async #change(events: CheckedWrite | undefined, change: (tx: SqlExecutor) => Promise<void>): Promise<void> {
+    if (!events) return this.#db.transaction(change)
+    let stored = false
+    try {
+      await this.#db.transaction(async (tx) => {
+        await change(tx)
+        const outcome = await this.#events.append(tx, events)
+        if (outcome === 'stored') {
+          // An earlier try of this call committed: roll this one back, so that it cannot undo a later change. (A
+          // HoldfastError, as the engines pass those through unchanged.)
+          stored = true
+          throw new HoldfastError('INVALID_ORIGINAL_VERSION', 'the events are stored already')
+        }
+        if (outcome) throw outcome
+      })
+    } catch (err) {
+      if (stored) return
+      throw err
+    }
+    this.#events.committed()
   }
 
   #route(tx: Pick<SqlDatabase, 'run'>, workflowType: string, contentHash: string, now: number): Promise<number> {
@@ -91,11 +132,14 @@ export class SqlPackageStore implements PackageStore {
     await this.#db.run(`DELETE FROM ${this.#t.packages} WHERE workflow_type = ? AND content_hash = ?`, [workflowType, contentHash])
   }
 
-  async putPackageRoute(workflowType: string, contentHash: string): Promise<void> {
+  async putPackageRoute(workflowType: string, contentHash: string, options?: PackageWriteOptions): Promise<void> {
     this.#life.check()
     assertKey('workflowType', workflowType)
     assertContentHash('contentHash', contentHash)
-    await this.#route(this.#db, workflowType, contentHash, Date.now())
+    const events = checkRouteChange(options)
+    const now = Date.now()
+    if (!events) await this.#route(this.#db, workflowType, contentHash, now)
+    else await this.#change(events, async (tx) => void (await this.#route(tx, workflowType, contentHash, now)))
   }
 
   async listPackageRoutes(): Promise<PackageRouteRecord[]> {

@@ -1,3 +1,5 @@
+import type { NewEvent } from '../events/types.js'
+
 /** A deployed workflow package. */
 export interface PackageRecord {
   /** The workflow type it serves, e.g. `'billing/invoice'`. */
@@ -29,6 +31,19 @@ export interface ListPackagesOptions {
   withArchives?: boolean
 }
 
+/** Options of the writes that move routes ({@link PackageStore.putPackageWithRoutes}, {@link PackageStore.putPackageRoute}). */
+export interface PackageWriteOptions {
+  /**
+   * Events appended in the same transaction as the change (an audit trail that cannot disagree with the routes),
+   * under the rules of `events.write`: consecutive versions per aggregate, the first one past the stored version,
+   * ids not taken. A conflict (`INVALID_ORIGINAL_VERSION`, or `INVALID_ARGUMENT` for a taken id) stores nothing:
+   * neither the events nor the change. A retry of a call that committed (every event stored as given) succeeds and
+   * changes nothing, so it cannot move a route back over a later change. The events wake `onCommitted` listeners
+   * as a `write` does. Absent or empty: no events, the plain write.
+   */
+  events?: NewEvent[]
+}
+
 /**
  * The package store contract (the Aion engine's `PackageStore`, restated in `spec/packages.md`): deployed packages by
  * (workflow type, content hash) and a route pointer per type that moves atomically with a deploy.
@@ -44,14 +59,17 @@ export interface PackageStore {
   listPackages(options?: ListPackagesOptions): Promise<PackageRecord[] | PackageMetadata[]>
   /** Deletes one package; absent is a no-op. Routes are left as they are. */
   deletePackage(workflowType: string, contentHash: string): Promise<void>
-  /** Points `workflowType`'s route at `contentHash` (rollback, roll-forward). */
-  putPackageRoute(workflowType: string, contentHash: string): Promise<void>
+  /** Points `workflowType`'s route at `contentHash` (rollback, roll-forward); with `options.events`, appends them in the same transaction. */
+  putPackageRoute(workflowType: string, contentHash: string, options?: PackageWriteOptions): Promise<void>
   /** Every route, in `workflowType` text order. */
   listPackageRoutes(): Promise<PackageRouteRecord[]>
   /** One package, or `null`. */
   getPackage(workflowType: string, contentHash: string): Promise<PackageRecord | null>
   /** One route, or `null`. */
   getPackageRoute(workflowType: string): Promise<PackageRouteRecord | null>
-  /** Stores the package and points every listed type's route at it, in one transaction (Aion's newer surface). */
-  putPackageWithRoutes(record: PackageRecord, routeWorkflowTypes: string[]): Promise<void>
+  /**
+   * Stores the package and points every listed type's route at it, in one transaction (Aion's newer surface); with
+   * `options.events`, appends them in the same transaction.
+   */
+  putPackageWithRoutes(record: PackageRecord, routeWorkflowTypes: string[], options?: PackageWriteOptions): Promise<void>
 }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors.js'
+import { checkWrite, type CheckedWrite } from '../events/validate.js'
 import { assertInteger, assertKey, checkBytes, describe, mapArray, readFields } from '../validate.js'
 import type { PackageRecord } from './types.js'
 
@@ -36,4 +37,14 @@ export function checkListOptions(options: unknown): boolean {
   const { withArchives: w } = readFields('options', options, ['withArchives'])
   if (w !== undefined && typeof w !== 'boolean') throw new InvalidArgumentError(`options.withArchives must be a boolean, got ${describe(w)}`)
   return w !== false
+}
+
+/** Validates the options of a route change; returns its events as one checked write, or `undefined` for none. */
+export function checkRouteChange(options: unknown): CheckedWrite | undefined {
+  if (options === undefined) return undefined
+  const { events } = readFields('options', options, ['events'])
+  if (events === undefined) return undefined
+  // Read once into a plain array (a hostile one cannot change under the event checks), then checked as a write.
+  const write = checkWrite(mapArray('options.events', events, (e) => e))
+  return write.events.length > 0 ? write : undefined
 }

@@ -484,11 +484,20 @@ function eventsArea(): Area {
 }
 
 function packagesArea(): Area {
+  const run = Math.random().toString(36).slice(2, 8)
+  const routeEvents = (n: number) => [
+    { id: `p-${run}-${n}-1`, aggregatorType: 'holdfast/package-route', aggregatorId: `wf-${run}-${n}`, version: 1, name: 'Routed', routingKey: null, data: bytes('d1'), metadata: bytes('m') },
+    { id: `p-${run}-${n}-2`, aggregatorType: 'holdfast/package-route', aggregatorId: `wf-${run}-${n}`, version: 2, name: 'Routed', data: bytes('d2') },
+  ]
   const record = (contentHash: string, workflowType = 'wf') => ({ workflowType, contentHash, archive: bytes(`archive ${contentHash}`), deployedAt: 5 })
   return {
     name: 'store.packages',
     seed: (s) => s.packages.putPackage(record('sha256:seed')),
-    snapshot: async (s) => ({ packages: await s.packages.listPackages(), routes: (await s.packages.listPackageRoutes()).map((r) => omit(r, 'updatedAt')) }),
+    snapshot: async (s) => ({
+      packages: await s.packages.listPackages(),
+      routes: (await s.packages.listPackageRoutes()).map((r) => omit(r, 'updatedAt')),
+      events: (await readAll(s.events)).map((e) => omit(e, 'position', 'timestamp')),
+    }),
     cases: [
       { method: 'packages.putPackage', kind: 'write', args: () => [record('sha256:aa')], call: (s, [r]) => s.packages.putPackage(r as never) },
       {
@@ -519,6 +528,19 @@ function packagesArea(): Area {
         kind: 'write',
         args: () => [record('sha256:bb', 'wf3'), ['wf3', 'wf4']],
         call: (s, [r, t]) => s.packages.putPackageWithRoutes(r as never, t as string[]),
+      },
+      // With events: repeating the valid call is a retry of one that committed, so it changes nothing.
+      {
+        method: 'packages.putPackageWithRoutes (with events)',
+        kind: 'write',
+        args: (n) => [record('sha256:ee', 'wf5'), ['wf5'], { events: routeEvents(n) }],
+        call: (s, [r, t, o]) => s.packages.putPackageWithRoutes(r as never, t as string[], o as never),
+      },
+      {
+        method: 'packages.putPackageRoute (with events)',
+        kind: 'write',
+        args: (n) => ['wf6', 'sha256:ff', { events: routeEvents(n) }],
+        call: (s, [t, h, o]) => s.packages.putPackageRoute(t as string, h as string, o as never),
       },
     ],
   }

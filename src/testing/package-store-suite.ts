@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { PackageRecord, PackageStore } from '../packages/types.js'
 import type { Store } from '../store.js'
-import { bytes, rejectsWith, type ConformanceTarget } from './helpers.js'
+import { bytes, readAll, rejectsWith, type ConformanceTarget } from './helpers.js'
 
 const T0 = 1_700_000_000_000
 const hash = (c: string): string => `sha256:${c.repeat(64)}`
@@ -146,6 +146,72 @@ export function runPackageStoreSuite(target: ConformanceTarget): void {
       await packages.putPackage({ ...good, contentHash: 'h'.repeat(256) })
     })
 
+    it('commits events with putPackageWithRoutes and putPackageRoute, in the same transaction', async () => {
+      const ev = (id: string, aggregatorId: string, version: number) => ({ id, aggregatorType: 'holdfast/package-route', aggregatorId, version, name: 'Routed', data: bytes(id) })
+      let woken = 0
+      const stop = store.events.onCommitted(() => woken++)
+      try {
+        const v1 = pkg('checkout', hash('a'), 'v1', T0)
+        await packages.putPackageWithRoutes(v1, ['checkout', 'checkout-child'], { events: [ev('e1', 'checkout', 1), ev('e2', 'checkout-child', 1)] })
+        await packages.putPackageRoute('checkout', hash('b'), { events: [ev('e3', 'checkout', 2)] })
+        expect(await packages.listPackages()).toEqual([v1])
+        expect((await packages.listPackageRoutes()).map((r) => [r.workflowType, r.contentHash])).toEqual([
+          ['checkout', hash('b')],
+          ['checkout-child', hash('a')],
+        ])
+        const stored = await readAll(store.events)
+        expect(stored.map((e) => [e.id, e.aggregatorId, e.version, e.position])).toEqual([
+          ['e1', 'checkout', 1, stored[0]!.position],
+          ['e2', 'checkout-child', 1, stored[0]!.position + 1],
+          ['e3', 'checkout', 2, stored[0]!.position + 2],
+        ])
+        expect(stored[2]!.data).toEqual(bytes('e3'))
+        const before = { packages: await packages.listPackages(), routes: (await packages.listPackageRoutes()).map((r) => r.contentHash), events: stored.length }
+        const unchanged = async (): Promise<void> => {
+          expect(await packages.listPackages()).toEqual(before.packages)
+          expect((await packages.listPackageRoutes()).map((r) => r.contentHash)).toEqual(before.routes)
+          expect(await readAll(store.events)).toHaveLength(before.events)
+        }
+        // A stale version: another change got there first. Neither the events nor the change are stored.
+        const conflict = await rejectsWith(packages.putPackageRoute('checkout', hash('c'), { events: [ev('e4', 'checkout', 2)] }), 'INVALID_ORIGINAL_VERSION')
+        expect(conflict).toMatchObject({ aggregatorType: 'holdfast/package-route', aggregatorId: 'checkout', expectedVersion: 1, foundVersion: 2 })
+        await rejectsWith(packages.putPackageWithRoutes(pkg('checkout', hash('c'), 'v3', T0 + 1), ['checkout'], { events: [ev('e4', 'checkout', 2)] }), 'INVALID_ORIGINAL_VERSION')
+        // A taken id, with the right version.
+        await rejectsWith(packages.putPackageRoute('checkout', hash('c'), { events: [{ ...ev('e4', 'checkout', 3), id: 'e1' }] }), 'INVALID_ARGUMENT')
+        // One good and one stale aggregate: all or nothing.
+        await rejectsWith(packages.putPackageWithRoutes(pkg('x', hash('d'), 'x', T0), ['x'], { events: [ev('e5', 'x', 1), ev('e6', 'checkout', 1)] }), 'INVALID_ORIGINAL_VERSION')
+        await unchanged()
+        // Bad options are refused before anything is written; an empty list is the plain write.
+        await rejectsWith(packages.putPackageRoute('checkout', hash('c'), { events: 'e' as never }), 'INVALID_ARGUMENT')
+        await rejectsWith(packages.putPackageRoute('checkout', hash('c'), { events: [{ ...ev('e7', 'checkout', 3), data: 'x' as never }] }), 'INVALID_ARGUMENT')
+        await rejectsWith(packages.putPackageRoute('checkout', hash('c'), null as never), 'INVALID_ARGUMENT')
+        await rejectsWith(packages.putPackageWithRoutes(pkg('y', hash('e'), 'y', T0), ['y'], { events: [ev('e8', 'y', 1), ev('e8', 'y', 2)] }), 'INVALID_ARGUMENT')
+        await rejectsWith(packages.putPackageWithRoutes(pkg('y', hash('e'), 'y', T0), ['y'], { events: [ev('e8', 'y', 1), ev('e9', 'y', 3)] }), 'INVALID_ORIGINAL_VERSION')
+        await unchanged()
+        await packages.putPackageRoute('checkout-child', hash('b'), { events: [] })
+        await packages.putPackageRoute('checkout-child', hash('a'), {})
+        expect(await readAll(store.events)).toHaveLength(before.events)
+        await new Promise((r) => setTimeout(r, 20))
+        expect(woken).toBeGreaterThanOrEqual(2)
+      } finally {
+        stop()
+      }
+    })
+
+    it('lets exactly one of two concurrent changes with the same event version win', async () => {
+      const ev = (id: string) => ({ id, aggregatorType: 'holdfast/package-route', aggregatorId: 'race', version: 1, name: 'Routed', data: bytes(id) })
+      const results = await Promise.allSettled([
+        packages.putPackageRoute('race', hash('a'), { events: [ev('r1')] }),
+        packages.putPackageWithRoutes(pkg('race', hash('b'), 'b', T0), ['race'], { events: [ev('r2')] }),
+      ])
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+      const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult
+      expect((lost.reason as { code: string }).code).toBe('INVALID_ORIGINAL_VERSION')
+      const [winner] = await readAll(store.events)
+      expect((await packages.getPackageRoute('race'))?.contentHash).toBe(winner!.id === 'r1' ? hash('a') : hash('b'))
+      expect(await packages.listPackages({ withArchives: false })).toHaveLength(winner!.id === 'r1' ? 0 : 1)
+    })
+
     it('refuses every call after close() with STORE_CLOSED', async () => {
       await store.close()
       const good = pkg('checkout', hash('a'), 'v1', T0)
@@ -154,6 +220,7 @@ export function runPackageStoreSuite(target: ConformanceTarget): void {
       await rejectsWith(packages.listPackages(), 'STORE_CLOSED')
       await rejectsWith(packages.deletePackage('a', 'b'), 'STORE_CLOSED')
       await rejectsWith(packages.putPackageRoute('a', 'b'), 'STORE_CLOSED')
+      await rejectsWith(packages.putPackageRoute('a', 'b', { events: [] }), 'STORE_CLOSED')
       await rejectsWith(packages.listPackageRoutes(), 'STORE_CLOSED')
       await rejectsWith(packages.getPackage('a', 'b'), 'STORE_CLOSED')
       await rejectsWith(packages.getPackageRoute('a'), 'STORE_CLOSED')

@@ -50,6 +50,21 @@ export function runRetrySuite(target: ConformanceTarget): void {
       ])
     })
 
+    it('packages with events: a retry changes nothing, not even a route moved since', async () => {
+      const route = (id: string, version: number) => ({ events: [{ id, aggregatorType: 'holdfast/package-route', aggregatorId: 'wf', version, name: 'Routed', data: bytes(id) }] })
+      const a = { workflowType: 'wf', contentHash: 'sha256:a', archive: bytes('a'), deployedAt: 1 }
+      for (let i = 0; i < 2; i++) await store.packages.putPackageWithRoutes(a, ['wf'], route('e1', 1))
+      for (let i = 0; i < 2; i++) await store.packages.putPackageRoute('wf', 'sha256:b', route('e2', 2))
+      // The first call again, after the second moved the route: it committed long ago, so it moves nothing back.
+      await store.packages.putPackageWithRoutes(a, ['wf'], route('e1', 1))
+      expect((await readAll(store.events)).map((e) => [e.id, e.version])).toEqual([
+        ['e1', 1],
+        ['e2', 2],
+      ])
+      expect(await store.packages.getPackageRoute('wf')).toMatchObject({ contentHash: 'sha256:b' })
+      expect(await store.packages.listPackages({ withArchives: false })).toEqual([{ workflowType: 'wf', contentHash: 'sha256:a', deployedAt: 1 }])
+    })
+
     it('poison: tryPutPoison and deletePoison succeed again; clearPoison again returns null and audits once', async () => {
       for (let i = 0; i < 2; i++) await store.poison.tryPutPoison('res/1', 'tok')
       expect(await store.poison.getPoison('res/1')).toBe('tok')

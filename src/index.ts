@@ -4,6 +4,8 @@
  */
 export { openStore, type OpenStoreOptions } from './open-store.js'
 export type { Backend, Store } from './store.js'
+export type { CommitKind, CommitMetrics, HistogramSnapshot, StoreMetrics } from './store-metrics.js'
+export type { StoreDiagnostics } from './diagnostics.js'
 export type { PGliteLike } from './sql/pglite.js'
 export * from './errors.js'
 export type { Args, Edge, Event, EventStore, NewEvent, PageInfo, ReadAggregator, ReadResult, RoutingKey, Snapshot, SubscriberInfo } from './events/types.js'

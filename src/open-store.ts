@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { MemoryChunkStores, SqlChunkStores } from './automerge/chunk-store.js'
 import { MemoryAutomergeStore } from './automerge/memory-persister.js'
 import { SqlAutomergeStore } from './automerge/sql-persister.js'
@@ -8,6 +9,7 @@ import { jsonSerializer } from './checkpoints/serializer.js'
 import { SqlThreadStore } from './checkpoints/sql-thread-store.js'
 import { SqlCheckpointStore } from './checkpoints/sql-checkpoint-store.js'
 import type { CheckpointSerializer } from './checkpoints/types.js'
+import { diagnoseMemory, diagnoseSql } from './diagnostics.js'
 import { InvalidArgumentError } from './errors.js'
 import { MemoryEventStore } from './events/memory-event-store.js'
 import { postgresAcknowledger, sqliteAcknowledger } from './events/acknowledge.js'
@@ -28,7 +30,7 @@ import { PGliteDatabase, type PGliteLike } from './sql/pglite.js'
 import { PgDatabase } from './sql/postgres.js'
 import { SqliteDatabase } from './sql/sqlite.js'
 import type { Backend, Store } from './store.js'
-import { assertKey, describe } from './validate.js'
+import { assertInteger, assertKey, describe, readFields } from './validate.js'
 
 /** Options for {@link openStore}. Give `url` or `pglite`. */
 export interface OpenStoreOptions {
@@ -49,6 +51,8 @@ export interface OpenStoreOptions {
   poolSize?: number
   /** How checkpoint states become bytes; default JSON (`richSerializer` also round-trips bytes, dates, maps, sets, bigints). */
   checkpointSerializer?: CheckpointSerializer
+  /** Told of each migration step before it runs (`version` 1.., `of` the newest): a progress bar for `holdfast migrate`. */
+  onMigrate?: (step: { version: number; name: string; of: number }) => void
 }
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
@@ -95,7 +99,9 @@ export async function openStore(urlOrOptions: string | OpenStoreOptions): Promis
   if (typeof serializer.serialize !== 'function' || typeof serializer.deserialize !== 'function')
     throw new InvalidArgumentError('checkpointSerializer must have serialize and deserialize functions')
   const life = new Lifecycle()
-  if (options.pglite) return sqlStore(life, new PGliteDatabase(options.pglite, schema), serializer)
+  if (options.onMigrate !== undefined && typeof options.onMigrate !== 'function') throw new InvalidArgumentError(`onMigrate must be a function, got ${describe(options.onMigrate)}`)
+  const onStep = options.onMigrate && ((version: number, name: string) => options.onMigrate!({ version, name, of: MIGRATIONS.length }))
+  if (options.pglite) return sqlStore(life, new PGliteDatabase(options.pglite, schema), serializer, onStep)
   if (typeof options.url !== 'string' || options.url === '') throw new InvalidArgumentError(`openStore needs a url or a pglite instance, got ${describe(options.url)}`)
   const target = parseUrl(options.url)
   switch (target.backend) {
@@ -112,10 +118,19 @@ export async function openStore(urlOrOptions: string | OpenStoreOptions): Promis
         packages: new MemoryPackageStore(life, events),
         poison: new MemoryPoisonStore(life),
         automerge: (documentId) => persister(life, documentId, (id) => automerge.persister(id)),
+        automergeDocuments: async (args) => {
+          const { after, limit } = checkDocumentArgs(args)
+          return automerge.documents(after, limit)
+        },
         chunks: (namespace = '') => {
           life.check()
           return chunks.open(namespace)
         },
+        diagnose: async () => {
+          life.check()
+          return diagnoseMemory(MIGRATIONS)
+        },
+        metrics: () => life.metrics.snapshot(),
         close: async () => {
           if (life.close()) await events.close()
         },
@@ -126,24 +141,28 @@ export async function openStore(urlOrOptions: string | OpenStoreOptions): Promis
         life,
         await SqliteDatabase.open({ path: target.path!, synchronous: options.synchronous ?? 'full', busyTimeoutMs: options.busyTimeoutMs ?? 10_000 }),
         serializer,
+        onStep,
       )
     case 'postgres':
-      return sqlStore(life, await PgDatabase.open({ url: target.url!, schema, poolSize: options.poolSize ?? 10 }), serializer)
+      return sqlStore(life, await PgDatabase.open({ url: target.url!, schema, poolSize: options.poolSize ?? 10 }), serializer, onStep)
   }
 }
 
-async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: CheckpointSerializer): Promise<Store> {
+async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: CheckpointSerializer, onStep?: (version: number, name: string) => void): Promise<Store> {
+  let openedAt: number
   try {
     // A database of a newer schema is refused before anything is written to it, the switch to WAL included.
-    await checkSchemaVersion(db, MIGRATIONS)
+    openedAt = await checkSchemaVersion(db, MIGRATIONS)
     if (db instanceof SqliteDatabase) await db.configure()
-    await migrate(db, MIGRATIONS)
+    await migrate(db, MIGRATIONS, onStep)
   } catch (err) {
     await db.close().catch(() => {})
     throw err
   }
   // Events a route change appends commit outside the event store's group commit; its listeners hear of them here.
   const local = new Set<() => void>()
+  // This store's listener token on PostgreSQL: its own appends NOTIFY only other stores (see appendPositionsSchema).
+  const self = randomUUID()
   const events =
     db.engine === 'sqlite'
       ? new SqlEventStore(db, life, {
@@ -152,12 +171,12 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: Checkpoint
           listen: alsoLocal(local, sqliteWatcher(db as SqliteDatabase)),
         })
       : new SqlEventStore(db, life, {
-          append: postgresAppender(db as PostgresDatabase),
+          append: postgresAppender(db as PostgresDatabase, self),
           acknowledge: postgresAcknowledger(db as PostgresDatabase),
-          listen: alsoLocal(local, postgresListener(db as PostgresDatabase)),
+          listen: alsoLocal(local, postgresListener(db as PostgresDatabase, self)),
         })
   const packageEvents = {
-    append: db.engine === 'sqlite' ? sqliteAppendWithin(db as SqliteDatabase) : postgresAppendWithin(db as PostgresDatabase),
+    append: db.engine === 'sqlite' ? sqliteAppendWithin(db as SqliteDatabase) : postgresAppendWithin(db as PostgresDatabase, self),
     committed: () => notifyAll(local),
   }
   const automerge = new SqlAutomergeStore(db, life)
@@ -173,10 +192,19 @@ async function sqlStore(life: Lifecycle, db: SqlDatabase, serializer: Checkpoint
     packages: new SqlPackageStore(db, life, packageEvents),
     poison: new SqlPoisonStore(db, life),
     automerge: (documentId) => persister(life, documentId, (id) => automerge.persister(id)),
+    automergeDocuments: async (args) => {
+      const { after, limit } = checkDocumentArgs(args)
+      return automerge.documents(after, limit)
+    },
     chunks: (namespace = '') => {
       life.check()
       return chunks.open(namespace)
     },
+    diagnose: async () => {
+      life.check()
+      return diagnoseSql(db, MIGRATIONS, openedAt)
+    },
+    metrics: () => life.metrics.snapshot(),
     close: () => {
       if (!closing) {
         life.close()
@@ -202,6 +230,15 @@ function alsoLocal(local: Set<() => void>, listen: (fn: () => void) => Promise<(
       throw err
     }
   }
+}
+
+/** `automergeDocuments`' arguments, each read once; `after` defaults to `''`, below every key. */
+function checkDocumentArgs(args: unknown): { after: string; limit: number } {
+  if (args === undefined || args === null) return { after: '', limit: 100 }
+  const { limit = 100, after } = readFields('args', args, ['limit', 'after'])
+  assertInteger('args.limit', limit, 1, 10_000)
+  if (after !== undefined) assertKey('args.after', after)
+  return { after: after ?? '', limit }
 }
 
 function persister(life: Lifecycle, documentId: string, open: (id: string) => AutomergePersister): AutomergePersister {

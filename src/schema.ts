@@ -1,6 +1,6 @@
 import { automergeChunksSchema, automergeSchema } from './automerge/schema.js'
 import { checkpointsSchema, checkpointThreadsSchema } from './checkpoints/schema.js'
-import { eventsByTypeSchema, eventsSchema, eventsWritePathSchema, subscriberLeasesSchema } from './events/schema.js'
+import { appendPositionsSchema, eventsByTypeSchema, eventsSchema, eventsWritePathSchema, subscriberLeasesSchema } from './events/schema.js'
 import { packagesSchema } from './packages/schema.js'
 import { poisonSchema } from './poison/schema.js'
 import type { Migration } from './sql/database.js'
@@ -20,4 +20,5 @@ export const MIGRATIONS: readonly Migration[] = [
   eventsWritePathSchema,
   subscriberLeasesSchema,
   eventsByTypeSchema,
+  appendPositionsSchema,
 ]

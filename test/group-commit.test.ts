@@ -49,11 +49,15 @@ describe('group commit', () => {
 
   it('flushes a sequential writer at once, inside submit, when its flush commits synchronously', async () => {
     const batches: number[][] = []
-    const gc = new GroupCommit<number>((items) => {
-      batches.push(items)
-      if (items.includes(13)) throw new Error('disk full')
-      return items.map((n) => (n < 0 ? new Error(`bad ${n}`) : undefined))
-    })
+    // A chain long enough for this loop on a busy machine (after CHAIN_MS a chain yields, by design).
+    const gc = new GroupCommit<number>(
+      (items) => {
+        batches.push(items)
+        if (items.includes(13)) throw new Error('disk full')
+        return items.map((n) => (n < 0 ? new Error(`bad ${n}`) : undefined))
+      },
+      { chainMs: 1000 },
+    )
     await gc.submit(0) // the first of a chain waits for its turn
     for (let i = 1; i <= 20; i++) {
       const done = gc.submit(i === 7 ? -7 : i)

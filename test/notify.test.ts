@@ -95,4 +95,37 @@ describe.runIf(pgUrl)('commit notifications only while a store listens: PostgreS
       await watcher.close()
     }
   })
+
+  it("does not NOTIFY for a store's own listeners (they hear of its commits in-process), and does for another's", async () => {
+    const schema = uniqueSchema()
+    const writer = await openStore({ url: pgUrl!, schema })
+    const other = await openStore({ url: pgUrl!, schema })
+    const spy = new pg.Client({ connectionString: pgUrl })
+    await spy.connect()
+    let heard = 0
+    spy.on('notification', () => heard++)
+    await spy.query(`LISTEN "${eventsChannel(schema)}"`)
+    try {
+      let own = 0
+      const stopOwn = writer.events.onCommitted((committed) => void (committed && (own += committed.length)))
+      await new Promise((r) => setTimeout(r, 200))
+      await writer.events.write([event('own', 1)])
+      await Promise.all(Array.from({ length: 8 }, (_, i) => writer.events.write([event(`own-${i}`, 1)])))
+      await new Promise((r) => setTimeout(r, 200))
+      expect(own).toBe(9)
+      expect(heard).toBe(0)
+      let woken = 0
+      const stopOther = other.events.onCommitted(() => woken++)
+      await new Promise((r) => setTimeout(r, 200))
+      woken = 0
+      await writer.events.write([event('own', 2)])
+      expect(await until(() => heard === 1 && woken > 0)).toBe(true)
+      stopOwn()
+      stopOther()
+    } finally {
+      await spy.end()
+      await writer.close()
+      await other.close()
+    }
+  })
 })

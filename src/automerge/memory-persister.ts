@@ -1,4 +1,5 @@
 import type { Lifecycle } from '../lifecycle.js'
+import { compareText } from '../validate.js'
 import type { AutomergePersister, ChangeAddress, ChangeEntry, StoredSizes } from './types.js'
 import { checkInsert, checkPayload, checkPeer, checkPeers, checkRemove, compareBytes, hex } from './validate.js'
 
@@ -25,6 +26,16 @@ export class MemoryAutomergeStore {
       if (!d) this.#docs.set(documentId, (d = { changes: new Map(), document: null, sync: new Map() }))
       return d
     })
+  }
+
+  /** Ids of documents with anything stored, in text order after `after`. */
+  async documents(after: string, limit: number): Promise<string[]> {
+    this.#life.check()
+    return [...this.#docs]
+      .filter(([id, d]) => compareText(id, after) > 0 && (d.changes.size > 0 || d.document !== null || d.sync.size > 0))
+      .map(([id]) => id)
+      .sort(compareText)
+      .slice(0, limit)
   }
 }
 

@@ -43,12 +43,19 @@ export class SqlAutomergeStore {
     this.sql = statements(db)
     const sqlite = db.engine === 'sqlite' ? (db as SqliteDatabase) : undefined
     this.#lazy = sqlite?.synchronous === 'normal'
-    this.#commit = sqlite && new GroupCommit((items) => sqliteBatch(sqlite, items))
+    this.#commit = sqlite && new GroupCommit((items) => sqliteBatch(sqlite, items), { metrics: life.metrics.commits.automerge })
   }
 
   /** The persister of `documentId` (checked by the caller). */
   persister(documentId: string): AutomergePersister {
     return new SqlPersister(documentId, this.#life, this.#db, this)
+  }
+
+  /** Ids of documents with anything stored, in text order after `after` (checked by the caller). */
+  async documents(after: string, limit: number): Promise<string[]> {
+    this.#life.check()
+    const rows = await this.#db.all<{ doc_id: string }>(this.sql.documents, [after, limit, after, limit, after, limit, limit])
+    return rows.map((r) => r.doc_id)
   }
 
   /**
@@ -59,12 +66,15 @@ export class SqlAutomergeStore {
    */
   async write(writes: readonly Statement[], bytes: number, relaxed = false): Promise<void> {
     if (writes.length === 0) return
+    const started = performance.now()
     if (this.#commit) await this.#commit.submit({ statements: writes, relaxed })
     else if (writes.length === 1) await this.#db.run(writes[0]![0], writes[0]![1])
     else
       await this.#db.transaction(async (tx) => {
         for (const [sql, params] of writes) await tx.run(sql, params)
       })
+    // PostgreSQL's Automerge writes are not group-committed: each is a commit of one.
+    if (!this.#commit) this.#life.metrics.commits.automerge.observe(1, performance.now() - started)
     if (this.#lazy) this.#pending += bytes
   }
 
@@ -136,6 +146,10 @@ function statements(db: SqlDatabase) {
     removeSyncState: `DELETE FROM ${s} WHERE doc_id = ? AND peer_id = ?`,
     removeSyncStates: `DELETE FROM ${s} WHERE doc_id = ? AND peer_id = ANY(?::bytea[])`,
     peers: `SELECT peer_id FROM ${s} WHERE doc_id = ? ORDER BY peer_id`,
+    // Each part is cut to the page first, so a page costs an index range per table, not a scan of every change.
+    documents: [c, d, s]
+      .map((t, i) => `SELECT doc_id FROM (SELECT DISTINCT doc_id FROM ${t} WHERE doc_id > ? ORDER BY doc_id LIMIT ?) AS p${i}`)
+      .join(' UNION ') + ' ORDER BY doc_id LIMIT ?',
     sizes: `SELECT (SELECT coalesce(sum(length(data)), 0) FROM ${c} WHERE doc_id = ?) AS c,
       (SELECT coalesce(sum(length(data)), 0) FROM ${d} WHERE doc_id = ?) AS d,
       (SELECT coalesce(sum(length(data)), 0) FROM ${s} WHERE doc_id = ?) AS s`,

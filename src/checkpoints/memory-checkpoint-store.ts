@@ -50,6 +50,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
     if (old && old.traceId !== traceId)
       throw new InvalidArgumentError(`checkpoint ${JSON.stringify(c.id)} belongs to trace ${JSON.stringify(old.traceId)}, not ${JSON.stringify(traceId)}`)
     this.#rows.set(c.id, { id: c.id, traceId, seq: old?.seq ?? ++this.#seq, state: c.state, metadata: c.metadata, parentId: c.parentId, createdAt: c.createdAt ?? old?.createdAt ?? Date.now() })
+    this.#life.metrics.checkpointsSaved++
   }
 
   /**

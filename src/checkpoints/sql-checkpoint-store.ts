@@ -67,8 +67,8 @@ export class SqlCheckpointStore implements CheckpointStore {
          created_at = CASE WHEN ? = 1 THEN excluded.created_at ELSE ${this.#t}.created_at END
        WHERE ${this.#t}.trace_id = excluded.trace_id`
     this.#saves = new GroupCommit<Job>(
-      db.engine === 'sqlite' ? this.#sqliteBatch(db as SqliteDatabase) : (saves) => this.#postgresBatch(saves as Save[]),
-      { maxItems: 256 },
+      counted(life, db.engine === 'sqlite' ? this.#sqliteBatch(db as SqliteDatabase) : (saves) => this.#postgresBatch(saves as Save[])),
+      { maxItems: 256, metrics: life.metrics.commits.checkpoints },
     )
   }
 
@@ -259,5 +259,17 @@ export class SqlCheckpointStore implements CheckpointStore {
       after === undefined ? [limit] : [after, limit],
     )
     return rows.map((r) => ({ traceId: r.trace_id, count: Number(r.n), latestAt: Number(r.latest) }))
+  }
+}
+
+/** `flush`, counting the saves it committed (riders are not checkpoints) in the store's figures. */
+function counted(life: Lifecycle, flush: (jobs: Job[]) => Outcomes | Promise<Outcomes>): (jobs: Job[]) => Outcomes | Promise<Outcomes> {
+  const count = (jobs: Job[], outcomes: Outcomes): Outcomes => {
+    for (let i = 0; i < jobs.length; i++) if (outcomes[i] === undefined && !('run' in jobs[i]!)) life.metrics.checkpointsSaved++
+    return outcomes
+  }
+  return (jobs) => {
+    const outcomes = flush(jobs)
+    return outcomes instanceof Promise ? outcomes.then((o) => count(jobs, o)) : count(jobs, outcomes)
   }
 }

@@ -1,10 +1,11 @@
 import { InvalidArgumentError, InvalidOriginalVersionError, NotFoundError, SubscriberReplacedError } from '../errors.js'
 import { Lifecycle, notifyAll } from '../lifecycle.js'
-import { assertKey, copyBytes } from '../validate.js'
+import { assertKey, compareText, copyBytes } from '../validate.js'
+import { encodeCursor } from './cursor.js'
 import { toPage } from './page.js'
-import type { Args, Event, EventStore, NewEvent, ReadAggregator, ReadResult, RoutingKey, Snapshot, SubscriberInfo } from './types.js'
+import type { Args, Edge, Event, EventStore, NewEvent, ReadAggregator, ReadResult, RoutingKey, Snapshot, SubscriberInfo } from './types.js'
 import { isStoredRetry } from './retry.js'
-import { aggregateKey, checkAcknowledge, checkClaim, checkKeyWorker, checkRewind, checkSnapshot, checkSnapshotKeys, checkWrite, planRead, type CheckedWrite, type ReadPlan } from './validate.js'
+import { aggregateKey, checkAcknowledge, checkClaim, checkKeyWorker, checkListSubscribers, checkRewind, checkSnapshot, checkSnapshotKeys, checkWrite, planRead, type CheckedWrite, type ReadPlan } from './validate.js'
 
 function copyEvent(e: Event): Event {
   return { ...e, data: copyBytes(e.data), metadata: copyBytes(e.metadata) }
@@ -32,7 +33,7 @@ export class MemoryEventStore implements EventStore {
   readonly #versions = new Map<string, number>()
   readonly #subscribers = new Map<string, SubscriberInfo>()
   readonly #snapshots = new Map<string, Snapshot>()
-  readonly #listeners = new Set<() => void>()
+  readonly #listeners = new Set<(committed?: readonly Edge<Event>[]) => void>()
 
   /** @param life - the owning store's lifecycle */
   constructor(life: Lifecycle) {
@@ -50,12 +51,14 @@ export class MemoryEventStore implements EventStore {
       throw conflict
     }
     const timestamp = Date.now()
+    const first = this.#events.length
     for (const e of w.events) {
       this.#events.push({ ...e, position: this.#events.length + 1, timestamp })
       this.#byId.set(e.id, this.#events[this.#events.length - 1]!)
       this.#versions.set(aggregateKey(e.aggregatorType, e.aggregatorId), e.version)
     }
-    notifyAll(this.#listeners)
+    this.#life.metrics.eventsAppended += w.events.length
+    if (this.#listeners.size > 0) notifyAll(this.#listeners, this.#events.slice(first).map((e) => ({ cursor: encodeCursor(e.position), node: copyEvent(e) })))
   }
 
   /** The write's first version conflict or taken id, as the SQL stores report it. */
@@ -71,6 +74,7 @@ export class MemoryEventStore implements EventStore {
 
   async read(aggregators?: ReadAggregator[] | null, routingKey?: RoutingKey | null, args?: Args): Promise<ReadResult<Event>> {
     this.#life.check()
+    const started = performance.now()
     const plan = planRead(aggregators, routingKey, args)
     const all = this.#events
     const rows: Event[] = []
@@ -84,6 +88,7 @@ export class MemoryEventStore implements EventStore {
       for (let i = end - 1; i >= 0 && rows.length <= plan.limit; i--) if (matches(plan, all[i]!)) rows.push(copyEvent(all[i]!))
       if (plan.cursor !== null) for (let i = Math.max(end, 0); i < all.length && !otherSide; i++) otherSide = matches(plan, all[i]!)
     }
+    this.#life.metrics.read(started)
     return toPage(plan, rows, otherSide)
   }
 
@@ -170,6 +175,16 @@ export class MemoryEventStore implements EventStore {
     return s ? { ...s } : null
   }
 
+  async listSubscribers(args?: { after?: string; limit?: number }): Promise<SubscriberInfo[]> {
+    this.#life.check()
+    const { after, limit } = checkListSubscribers(args)
+    return [...this.#subscribers.values()]
+      .filter((s) => after === undefined || compareText(s.key, after) > 0)
+      .sort((a, b) => compareText(a.key, b.key))
+      .slice(0, limit)
+      .map((s) => ({ ...s }))
+  }
+
   async getSnapshot(aggregatorType: string, aggregatorRevision: string, id: string): Promise<Snapshot | null> {
     this.#life.check()
     checkSnapshotKeys(aggregatorType, aggregatorRevision, id)
@@ -183,10 +198,10 @@ export class MemoryEventStore implements EventStore {
     this.#snapshots.set(`${aggregatorType}\0${aggregatorRevision}\0${id}`, { data: copy, cursor })
   }
 
-  onCommitted(listener: () => void): () => void {
+  onCommitted(listener: (committed?: readonly Edge<Event>[]) => void): () => void {
     this.#life.check()
     if (typeof listener !== 'function') throw new InvalidArgumentError('listener must be a function')
-    const wrapped = (): void => listener()
+    const wrapped = (committed?: readonly Edge<Event>[]): void => listener(committed)
     this.#listeners.add(wrapped)
     return () => void this.#listeners.delete(wrapped)
   }

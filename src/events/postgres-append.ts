@@ -8,7 +8,7 @@ const base64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.
 
 interface Outcome {
   o_write: number
-  o_kind: 'version' | 'id'
+  o_kind: 'version' | 'id' | 'base'
   o_type: string | null
   o_agg: string | null
   o_expected: number | string | null
@@ -21,9 +21,9 @@ interface Outcome {
  * `schema.ts`). The function checks each write against what is stored, not against other writes of the same call,
  * so writes that touch the same aggregate or event id go into successive calls, in submission order.
  */
-export function postgresAppender(db: PostgresDatabase): (writes: CheckedWrite[]) => Promise<(Error | undefined)[]> {
-  const batch = appendBatch(db)
-  const lone = `SELECT ${db.table('append_event')}(?, ?, ?, ?::bigint, ?, ?, ?::bytea, ?::bytea, ?::bigint, ?::bigint) AS r`
+export function postgresAppender(db: PostgresDatabase, self: string | null = null): (writes: CheckedWrite[]) => Promise<(Error | undefined)[]> {
+  const batch = appendBatch(db, self)
+  const lone = `SELECT ${db.table('append_event')}(?, ?, ?, ?::bigint, ?, ?, ?::bytea, ?::bytea, ?::bigint, ?::bigint, ?::text) AS r`
   const call = async (writes: CheckedWrite[]): Promise<(Error | undefined)[]> =>
     writes.length === 1 && writes[0]!.events.length === 1 ? [await callLone(writes[0]!)] : batch(db, writes)
 
@@ -31,12 +31,18 @@ export function postgresAppender(db: PostgresDatabase): (writes: CheckedWrite[])
   const callLone = async (w: CheckedWrite): Promise<Error | undefined> => {
     const e = w.events[0]!
     const a = w.aggregates[0]!
+    const now = Date.now()
     const [row] = await db.all<{ r: number | string | bigint | null }>(lone, [
-      e.id, e.aggregatorType, e.aggregatorId, e.version, e.name, e.routingKey, e.data, e.metadata, a.expected, Date.now(),
+      e.id, e.aggregatorType, e.aggregatorId, e.version, e.name, e.routingKey, e.data, e.metadata, a.expected, now, self,
     ])
     const r = row?.r ?? null
     if (r === null) return undefined
     const found = Number(r)
+    // -1 - position: appended (see `appendPositionsSchema`).
+    if (found <= -2) {
+      w.stored = { positions: [-1 - found], timestamp: now }
+      return undefined
+    }
     return found < 0
       ? new InvalidArgumentError(`events[0].id ${JSON.stringify(e.id)} is already stored`)
       : new InvalidOriginalVersionError({ aggregatorType: a.aggregatorType, aggregatorId: a.aggregatorId, expectedVersion: a.expected, foundVersion: found })
@@ -85,9 +91,9 @@ export function postgresAppender(db: PostgresDatabase): (writes: CheckedWrite[])
 /** What runs a query: the database, or a transaction's executor. */
 type Querier = Pick<SqlExecutor, 'all'>
 
-/** One call of `append_batch` for `writes`, through `q`; one outcome per write. */
-function appendBatch(db: PostgresDatabase): (q: Querier, writes: CheckedWrite[]) => Promise<(Error | undefined)[]> {
-  const sql = `SELECT * FROM ${db.table('append_batch')}(?::jsonb, ?::jsonb, ?::bigint)`
+/** One call of `append_batch` for `writes`, through `q`; one outcome per write. `self`: see `appendPositionsSchema`. */
+function appendBatch(db: PostgresDatabase, self: string | null): (q: Querier, writes: CheckedWrite[]) => Promise<(Error | undefined)[]> {
+  const sql = `SELECT * FROM ${db.table('append_batch')}(?::jsonb, ?::jsonb, ?::bigint, ?::text)`
   return async (q, writes) => {
     // The shapes `append_batch` reads (see `appendBatchFunction`); bytes in base64.
     const events: unknown[] = []
@@ -97,14 +103,27 @@ function appendBatch(db: PostgresDatabase): (q: Querier, writes: CheckedWrite[])
         events.push({ w: i, o: events.length, i: e.id, t: e.aggregatorType, a: e.aggregatorId, v: e.version, n: e.name, r: e.routingKey, d: base64(e.data), m: base64(e.metadata) })
       for (const a of w.aggregates) expect.push({ w: i, o: expect.length, t: a.aggregatorType, a: a.aggregatorId, e: a.expected })
     })
-    const rows = await q.all<Outcome>(sql, [JSON.stringify(events), JSON.stringify(expect), Date.now()])
+    const now = Date.now()
+    const rows = await q.all<Outcome>(sql, [JSON.stringify(events), JSON.stringify(expect), now, self])
     const outcomes: (Error | undefined)[] = writes.map(() => undefined)
+    let base: number | undefined
     for (const r of rows) {
+      if (r.o_kind === 'base') {
+        base = Number(r.o_found)
+        continue
+      }
       if (outcomes[r.o_write]) continue
       outcomes[r.o_write] =
         r.o_kind === 'version'
           ? new InvalidOriginalVersionError({ aggregatorType: r.o_type!, aggregatorId: r.o_agg!, expectedVersion: Number(r.o_expected), foundVersion: Number(r.o_found) })
           : new InvalidArgumentError(`events[${writes[r.o_write]!.events.findIndex((e) => e.id === r.o_id)}].id ${JSON.stringify(r.o_id)} is already stored`)
+    }
+    // The appended events took the positions after `base`, in order, skipping the writes that failed.
+    if (base !== undefined) {
+      let position = base
+      writes.forEach((w, i) => {
+        if (outcomes[i] === undefined) w.stored = { positions: w.events.map(() => ++position), timestamp: now }
+      })
     }
     return outcomes
   }
@@ -132,8 +151,8 @@ function storedRetries(db: PostgresDatabase): (q: Querier, writes: CheckedWrite[
  * transaction-scoped, so it is held until that transaction commits: positions stay gap-free and visible in order,
  * and its NOTIFY (sent only while someone listens) goes out at that commit.
  */
-export function postgresAppendWithin(db: PostgresDatabase): AppendWithin {
-  const batch = appendBatch(db)
+export function postgresAppendWithin(db: PostgresDatabase, self: string | null = null): AppendWithin {
+  const batch = appendBatch(db, self)
   const stored = storedRetries(db)
   return async (tx, w) => {
     const [conflict] = await batch(tx, [w])

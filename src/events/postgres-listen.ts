@@ -7,12 +7,12 @@ import { APPEND_LOCK, eventsChannel } from './schema.js'
  * `event_listeners` (a NOTIFY serialises commits database-wide), so a listener registers its connection, then waits
  * out the appends in flight, then wakes once: an append that checked the table before the row was there holds the
  * append lock until it commits, so once the lock is free its events are readable, and every later append sees the row.
- * Rows whose connection is gone (a crashed process) are removed by the next registration.
+ * Rows whose connection is gone (a crashed process) are removed by the next registration. `token` is the store's:
+ * its own appends pass it, and NOTIFY only when another store listens (its own listeners hear of them in-process).
  */
-export function postgresListener(db: PostgresDatabase): (fn: () => void) => Promise<() => Promise<void>> {
+export function postgresListener(db: PostgresDatabase, token: string = randomUUID()): (fn: () => void) => Promise<() => Promise<void>> {
   const table = db.table('event_listeners')
   return async (fn) => {
-    const token = randomUUID()
     const stop = await db.listen(eventsChannel(db.schema), fn, {
       async start(exec) {
         // Only where this server shows our own connection in pg_stat_activity (PGlite shows none) can it tell the dead.

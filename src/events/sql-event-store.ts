@@ -4,9 +4,10 @@ import type { SqlDatabase } from '../sql/database.js'
 import { GroupCommit } from '../sql/group-commit.js'
 import { asBytes, assertKey } from '../validate.js'
 import type { Acknowledger, CheckedAck } from './acknowledge.js'
+import { encodeCursor } from './cursor.js'
 import { toPage } from './page.js'
-import type { Args, Event, EventStore, NewEvent, ReadAggregator, ReadResult, RoutingKey, Snapshot, SubscriberInfo } from './types.js'
-import { checkAcknowledge, checkClaim, checkKeyWorker, checkRewind, checkSnapshot, checkSnapshotKeys, checkWrite, planRead, type CheckedWrite, type ReadPlan } from './validate.js'
+import type { Args, Edge, Event, EventStore, NewEvent, ReadAggregator, ReadResult, RoutingKey, Snapshot, SubscriberInfo } from './types.js'
+import { checkAcknowledge, checkClaim, checkKeyWorker, checkListSubscribers, checkRewind, checkSnapshot, checkSnapshotKeys, checkWrite, planRead, type CheckedWrite, type ReadPlan } from './validate.js'
 
 interface EventRow {
   position: number | string
@@ -89,7 +90,7 @@ export class SqlEventStore implements EventStore {
   readonly #commits: GroupCommit<CheckedWrite>
   /** Acknowledgements are group-committed too: many subscriptions of one store share a transaction. */
   readonly #acks: GroupCommit<CheckedAck>
-  readonly #listeners = new Set<() => void>()
+  readonly #listeners = new Set<(committed?: readonly Edge<Event>[]) => void>()
   #stopListening: Promise<(() => Promise<void>) | undefined> | undefined
   readonly #t: { events: string; subscribers: string; snapshots: string }
 
@@ -101,9 +102,9 @@ export class SqlEventStore implements EventStore {
     this.#t = { events: db.table('events'), subscribers: db.table('subscribers'), snapshots: db.table('snapshots') }
     this.#commits = new GroupCommit(async (writes) => {
       const outcomes = await engine.append(writes)
-      if (outcomes.some((o) => o === undefined)) notifyAll(this.#listeners)
+      if (this.#listeners.size > 0 && outcomes.some((o) => o === undefined)) notifyAll(this.#listeners, committedEdges(writes, outcomes))
       return outcomes
-    })
+    }, { metrics: life.metrics.commits.events })
     this.#acks = new GroupCommit(async (acks) => {
       const matched = await engine.acknowledge(acks)
       return Promise.all(acks.map((a, i) => (matched[i] ? undefined : this.#whyNotAcknowledged(a))))
@@ -114,10 +115,12 @@ export class SqlEventStore implements EventStore {
     this.#life.check()
     const checked = checkWrite(events)
     if (checked.events.length > 0) await this.#commits.submit(checked)
+    this.#life.metrics.eventsAppended += checked.events.length
   }
 
   async read(aggregators?: ReadAggregator[] | null, routingKey?: RoutingKey | null, args?: Args): Promise<ReadResult<Event>> {
     this.#life.check()
+    const started = performance.now()
     const plan = planRead(aggregators, routingKey, args)
     const [filter, params] = this.#filter(plan)
     const forward = plan.direction === 'forward'
@@ -140,6 +143,7 @@ export class SqlEventStore implements EventStore {
             .all(`SELECT 1 AS x FROM ${this.#t.events} WHERE ${and(filter, forward ? 'position <= ?' : 'position >= ?')} LIMIT 1`, [...params, plan.cursor])
             .then((r) => r.length > 0),
     ])
+    this.#life.metrics.read(started)
     return toPage(plan, rows.map(toEvent), otherSide)
   }
 
@@ -257,6 +261,16 @@ export class SqlEventStore implements EventStore {
     return r ? toSubscriber(r) : null
   }
 
+  async listSubscribers(args?: { after?: string; limit?: number }): Promise<SubscriberInfo[]> {
+    this.#life.check()
+    const { after, limit } = checkListSubscribers(args)
+    const rows = await this.#db.all<SubscriberRow>(
+      `SELECT ${SUBSCRIBER_COLUMNS} FROM ${this.#t.subscribers}${after === undefined ? '' : ' WHERE key > ?'} ORDER BY key LIMIT ?`,
+      after === undefined ? [limit] : [after, limit],
+    )
+    return rows.map(toSubscriber)
+  }
+
   async getSnapshot(aggregatorType: string, aggregatorRevision: string, id: string): Promise<Snapshot | null> {
     this.#life.check()
     checkSnapshotKeys(aggregatorType, aggregatorRevision, id)
@@ -277,10 +291,10 @@ export class SqlEventStore implements EventStore {
     )
   }
 
-  onCommitted(listener: () => void): () => void {
+  onCommitted(listener: (committed?: readonly Edge<Event>[]) => void): () => void {
     this.#life.check()
     if (typeof listener !== 'function') throw new InvalidArgumentError('listener must be a function')
-    const wrapped = (): void => listener()
+    const wrapped = (committed?: readonly Edge<Event>[]): void => listener(committed)
     this.#listeners.add(wrapped)
     if (this.#engine.listen && !this.#stopListening) {
       this.#stopListening = this.#engine.listen(() => notifyAll(this.#listeners)).catch((err: unknown) => {
@@ -307,6 +321,26 @@ export class SqlEventStore implements EventStore {
     this.#listeners.clear()
     await this.#unlisten()
   }
+}
+
+/**
+ * The events a group commit stored, as `read` returns them, when the appender reported every committed write's
+ * positions; `undefined` otherwise (the listeners then read).
+ */
+function committedEdges(writes: CheckedWrite[], outcomes: (Error | undefined)[]): Edge<Event>[] | undefined {
+  const edges: Edge<Event>[] = []
+  for (let i = 0; i < writes.length; i++) {
+    if (outcomes[i] !== undefined) continue
+    const w = writes[i]!
+    // A retry of a stored write, or an appender that does not report positions.
+    if (!w.stored) return undefined
+    const { positions, timestamp } = w.stored
+    w.events.forEach((e, j) => {
+      const position = positions[j]!
+      edges.push({ cursor: encodeCursor(position), node: { ...e, position, timestamp } })
+    })
+  }
+  return edges.sort((a, b) => a.node.position - b.node.position)
 }
 
 function and(a: string, b: string): string {

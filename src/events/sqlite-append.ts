@@ -52,10 +52,12 @@ export function sqliteAppendRows(db: SqliteDatabase): (writes: CheckedWrite[]) =
       const err = check(w)
       // A retry of a write that committed (its reply lost) succeeds, and writes nothing again.
       if (err) return isStoredRetry(w, stored) ? 'stored' : err
+      const positions: number[] = []
       for (const e of w.events) {
-        ins.run(e.id, e.aggregatorType, e.aggregatorId, e.version, e.name, e.routingKey, e.data, e.metadata, now)
+        positions.push(Number(ins.run(e.id, e.aggregatorType, e.aggregatorId, e.version, e.name, e.routingKey, e.data, e.metadata, now).lastInsertRowid))
         ids.add(e.id)
       }
+      w.stored = { positions, timestamp: now }
       for (const a of w.aggregates) versions.set(a.key, a.last)
       return undefined
     })

@@ -145,10 +145,20 @@ export interface EventStore {
    * Calls `listener` after events commit, in this process and in others: across hosts through LISTEN/NOTIFY on
    * PostgreSQL, across processes on one machine through the file's `PRAGMA data_version` on SQLite. A wake-up, not a
    * delivery: it may fire more than once per commit or once for several. Returns a function that stops it.
+   *
+   * For a group commit made through this store object, `committed` holds the events it stored, as `read` would
+   * return them, in position order (shared by every listener: read-only); it is absent where the store cannot tell
+   * what was committed (another process's commit, or a write whose positions it does not know). The runtime's
+   * subscriptions follow a busy store from it without reading the events back.
    */
-  onCommitted(listener: () => void): () => void
+  onCommitted(listener: (committed?: readonly Edge<Event>[]) => void): () => void
   /** A subscriber's record, for dashboards and metrics (beyond the original); `null` if unknown. */
   getSubscriber(key: string): Promise<SubscriberInfo | null>
+  /**
+   * Subscribers in key text order, paged by the last key seen (`after`, exclusive; `limit` 1 to 10,000, default 100),
+   * for operators and dashboards (beyond the original). An index range: it never scans the events.
+   */
+  listSubscribers(args?: { after?: string; limit?: number }): Promise<SubscriberInfo[]>
 }
 
 /** What the store knows about a subscriber. */

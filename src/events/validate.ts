@@ -10,6 +10,8 @@ export interface CheckedWrite {
   events: Required<NewEvent>[]
   /** One entry per aggregate touched: the stored version the write expects (first version − 1). */
   aggregates: AggregateExpectation[]
+  /** Set by an appender that knows them: each event's position once stored, and the stored `created_at`. */
+  stored?: { positions: number[]; timestamp: number }
 }
 
 /**
@@ -251,4 +253,13 @@ export function checkKeyWorker(key: unknown, workerId: unknown): void {
 export function checkRewind(key: unknown, cursor: unknown): void {
   assertKey('key', key)
   if (cursor !== null) decodeCursor(cursor, 'cursor')
+}
+
+/** Validates `listSubscribers`' arguments, each read once: `limit` 1..10,000 (default 100), `after` a key. */
+export function checkListSubscribers(args: unknown): { limit: number; after: string | undefined } {
+  if (args === undefined || args === null) return { limit: DEFAULT_PAGE, after: undefined }
+  const { limit = DEFAULT_PAGE, after } = readFields('args', args, ['limit', 'after'])
+  assertInteger('args.limit', limit, 1, MAX_PAGE)
+  if (after !== undefined) assertKey('args.after', after)
+  return { limit, after }
 }

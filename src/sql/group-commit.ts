@@ -1,3 +1,5 @@
+import type { CommitRecorder } from '../store-metrics.js'
+
 /** One outcome per item of a flush: `undefined` when it committed, its own error otherwise. */
 export type Outcomes = (Error | undefined)[]
 
@@ -56,12 +58,14 @@ export class GroupCommit<T> {
    * @param flush - commits a batch and reports each item's outcome
    * @param options - `maxItems`: most items in one flush (1024); `onTick`: always flush on the next tick, never wait
    *   for a turn of the event loop, for small writes made by continuations (acknowledgements), which batch well within
-   *   a tick and must not wait behind a writers' chain; `chainMs`: {@link CHAIN_MS}, for tests
+   *   a tick and must not wait behind a writers' chain; `chainMs`: {@link CHAIN_MS}, for tests; `metrics`: told
+   *   each flush's size and duration
    */
   constructor(
     private readonly flush: (items: T[]) => Promise<Outcomes> | Outcomes,
-    options: { maxItems?: number; onTick?: boolean; chainMs?: number } = {},
+    options: { maxItems?: number; onTick?: boolean; chainMs?: number; metrics?: CommitRecorder } = {},
   ) {
+    this.#metrics = options.metrics
     this.maxItems = options.maxItems ?? 1024
     this.onTick = options.onTick ?? false
     this.chainMs = options.chainMs ?? CHAIN_MS
@@ -70,6 +74,12 @@ export class GroupCommit<T> {
   private readonly maxItems: number
   private readonly onTick: boolean
   private readonly chainMs: number
+  readonly #metrics: CommitRecorder | undefined
+
+  /** Reports a flush of `size` items that started at `started` (`performance.now()`). */
+  #observe(size: number, started: number): void {
+    this.#metrics?.observe(size, performance.now() - started)
+  }
 
   /**
    * Queues `item`; resolves when its flush committed it, rejects with its own error otherwise.
@@ -97,13 +107,16 @@ export class GroupCommit<T> {
   /** A lone item flushed at once: its outcome as a settled promise if the flush was synchronous. */
   #now(item: T): Promise<void> {
     let outcomes: Promise<Outcomes> | Outcomes
+    const started = performance.now()
     try {
       outcomes = this.flush([item])
     } catch (err) {
+      this.#observe(1, started)
       this.#settled(1)
       return Promise.reject(err as Error)
     }
     if (!(outcomes instanceof Promise)) {
+      this.#observe(1, started)
       this.#settled(1)
       const err = outcomes[0]
       return err ? Promise.reject(err) : Promise.resolve()
@@ -112,10 +125,12 @@ export class GroupCommit<T> {
     this.#running = true
     return outcomes.then(
       (o) => {
+        this.#observe(1, started)
         this.#next(1)
         if (o[0]) throw o[0]
       },
       (err: unknown) => {
+        this.#observe(1, started)
         this.#next(1)
         throw err
       },
@@ -128,6 +143,7 @@ export class GroupCommit<T> {
       const batch = this.#queue.splice(0, this.maxItems)
       size = batch.length
       let outcomes: Promise<Outcomes> | Outcomes
+      const started = performance.now()
       try {
         outcomes = this.flush(batch.map((b) => b.item))
       } catch (err) {
@@ -135,11 +151,12 @@ export class GroupCommit<T> {
       }
       if (outcomes instanceof Promise) {
         outcomes.then(
-          (o) => (settle(batch, o), this.#next(batch.length)),
-          (err: unknown) => (settle(batch, batch.map(() => err as Error)), this.#next(batch.length)),
+          (o) => (this.#observe(batch.length, started), settle(batch, o), this.#next(batch.length)),
+          (err: unknown) => (this.#observe(batch.length, started), settle(batch, batch.map(() => err as Error)), this.#next(batch.length)),
         )
         return
       }
+      this.#observe(batch.length, started)
       settle(batch, outcomes)
     }
     this.#running = false

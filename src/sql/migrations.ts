@@ -26,9 +26,10 @@ export async function checkSchemaVersion(db: SqlDatabase, migrations: readonly M
 /**
  * Creates or migrates the schema, each step once, in one transaction that concurrent openers serialise on (SQLite's
  * write lock, a PostgreSQL advisory lock). A database newer than this build is refused untouched. `migrations` is
- * the ordered list (`MIGRATIONS` in `schema.ts`, or a prefix of it for tests that build an older schema).
+ * the ordered list (`MIGRATIONS` in `schema.ts`, or a prefix of it for tests that build an older schema); `onStep` is told
+ * of each step before it runs (a progress bar).
  */
-export async function migrate(db: SqlDatabase, migrations: readonly Migration[]): Promise<void> {
+export async function migrate(db: SqlDatabase, migrations: readonly Migration[], onStep?: (version: number, name: string) => void): Promise<void> {
   // The usual open finds the schema current: one read, no write lock (that would queue behind other writers).
   if ((await checkSchemaVersion(db, migrations)) === migrations.length) return
   const log = db.table('migrations')
@@ -44,6 +45,7 @@ export async function migrate(db: SqlDatabase, migrations: readonly Migration[])
     if (current > migrations.length) throw new SchemaVersionError(current, migrations.length)
     for (let version = current + 1; version <= migrations.length; version++) {
       const m = migrations[version - 1]!
+      onStep?.(version, m.name)
       const statements = db.engine === 'postgres' ? m.postgres((n) => db.table(n), (db as PostgresDatabase).schema) : m.sqlite((n) => db.table(n))
       for (const statement of statements) await tx.run(statement)
       await tx.run(`INSERT INTO ${log} (version, name, applied_at) VALUES (?, ?, ?)`, [version, m.name, Date.now()])

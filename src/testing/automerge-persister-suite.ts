@@ -45,6 +45,24 @@ export function runAutomergePersisterSuite(target: ConformanceTarget): void {
       expect(await doc.flush()).toBeGreaterThanOrEqual(0)
     })
 
+    it('lists documents with anything stored, in text order, paged by the last id (automergeDocuments)', async () => {
+      expect(await store.automergeDocuments()).toEqual([])
+      await store.automerge('read-only').getChanges()
+      await store.automerge('c').insertChanges([[A, 1, bytes('x')]])
+      await store.automerge('a/1').setDocument(bytes('d'))
+      await store.automerge('\u{1F600}').setSyncState(A, bytes('s'))
+      await store.automerge('\uE000').insertChanges([[A, 1, bytes('x')], [B, 1, bytes('y')]])
+      await store.automerge('\uE000').setDocument(bytes('d'))
+      await store.automerge('b').insertChanges([[A, 1, bytes('x')]])
+      await store.automerge('b').removeChanges([[A, 1]])
+      expect(await store.automergeDocuments()).toEqual(['a/1', 'c', '\uE000', '\u{1F600}'])
+      expect(await store.automergeDocuments({ limit: 2 })).toEqual(['a/1', 'c'])
+      expect(await store.automergeDocuments({ after: 'c', limit: 1 })).toEqual(['\uE000'])
+      expect(await store.automergeDocuments({ after: '\u{1F600}' })).toEqual([])
+      for (const bad of [{ limit: 0 }, { limit: 10_001 }, { after: '' }, { after: 3 }, 'x'])
+        await rejectsWith(store.automergeDocuments(bad as never), 'INVALID_ARGUMENT')
+    })
+
     it('stores changes by (actor, sequence number); re-inserting an address replaces it', async () => {
       await doc.insertChanges([
         [A, 1, bytes('a1')],

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { encodeCursor } from '../events/cursor.js'
-import type { Args, EventStore, NewEvent } from '../events/types.js'
+import type { Args, Edge, Event, EventStore, NewEvent } from '../events/types.js'
 import type { Store } from '../store.js'
 import { bytes, event, newId, readAll, rejectsWith, throwsWith, type ConformanceTarget } from './helpers.js'
 
@@ -463,6 +463,20 @@ export function runEventStoreSuite(target: ConformanceTarget): void {
         expect(await events.getSubscriber('k')).toMatchObject({ cursor: null, generation: 0 })
         expect(await events.getSubscriber('nobody')).toBeNull()
       })
+
+      it('lists subscribers in key text order, paged by the last key', async () => {
+        expect(await events.listSubscribers()).toEqual([])
+        // U+1F600 (a surrogate pair in UTF-16) sorts after U+E000 by code point: text order, not UTF-16 or locale order.
+        for (const k of ['b', 'a/2', '\u{1F600}', '\uE000', 'a']) await events.upsertSubscriber(k, `w-${k}`)
+        const all = await events.listSubscribers()
+        expect(all.map((s) => s.key)).toEqual(['a', 'a/2', 'b', '\uE000', '\u{1F600}'])
+        expect(all[0]).toMatchObject({ key: 'a', workerId: 'w-a', cursor: null, lag: 0, generation: 0 })
+        expect((await events.listSubscribers({ limit: 2 })).map((s) => s.key)).toEqual(['a', 'a/2'])
+        expect((await events.listSubscribers({ after: 'a/2', limit: 2 })).map((s) => s.key)).toEqual(['b', '\uE000'])
+        expect(await events.listSubscribers({ after: '\u{1F600}' })).toEqual([])
+        for (const bad of [{ limit: 0 }, { limit: 10_001 }, { limit: 1.5 }, { after: '' }, { after: 7 }, 'x'])
+          await rejectsWith(events.listSubscribers(bad as never), 'INVALID_ARGUMENT')
+      })
     })
 
     describe('snapshots', () => {
@@ -558,6 +572,32 @@ export function runEventStoreSuite(target: ConformanceTarget): void {
         await events.write([event('o1', 2)])
         await new Promise((r) => setTimeout(r, 100))
         expect(calls).toBe(seen)
+      })
+
+      it("hands listeners a commit's own events, when it gives them, exactly as read returns them, in order", async () => {
+        const given: Edge<Event>[][] = []
+        const stop = events.onCommitted((committed) => void (committed && given.push([...committed])))
+        try {
+          await events.write([event('o1', 1)])
+          await Promise.all(Array.from({ length: 8 }, (_, i) => events.write([event(`p${i}`, 1), event(`p${i}`, 2)])))
+          await events.write([event('o1', 2)])
+          await rejectsWith(events.write([event('o1', 4)]), 'INVALID_ORIGINAL_VERSION')
+          await new Promise((r) => setTimeout(r, 50))
+        } finally {
+          stop()
+        }
+        const stored = new Map((await readAll(events)).map((e) => [e.position, e]))
+        for (const edges of given) {
+          const positions = edges.map((e) => e.node.position)
+          expect(positions).toEqual([...positions].sort((a, b) => a - b))
+          for (const edge of edges) {
+            expect(edge.cursor).toBe(encodeCursor(edge.node.position))
+            expect(edge.node).toEqual(stored.get(edge.node.position))
+          }
+        }
+        // Nothing given twice, nothing that was not stored.
+        const all = given.flat().map((e) => e.node.id)
+        expect(new Set(all).size).toBe(all.length)
       })
 
       it('closes idempotently and then refuses every call with STORE_CLOSED', async () => {

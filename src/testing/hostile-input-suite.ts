@@ -448,6 +448,13 @@ function eventsArea(): Area {
         view: (r) => omit(r as object, 'updatedAt', 'acknowledgedAt', 'leaseExpiresAt'),
       },
       {
+        method: 'events.listSubscribers',
+        kind: 'read',
+        args: () => [{ limit: 10, after: 'a' }],
+        call: (s, [a]) => s.events.listSubscribers(a as never),
+        view: (r) => (r as object[]).map((x) => omit(x, 'updatedAt', 'acknowledgedAt', 'leaseExpiresAt')),
+      },
+      {
         method: 'events.claimSubscriber',
         kind: 'write',
         args: () => ['sub', 'w1', 60_000],
@@ -809,6 +816,7 @@ function automergeArea(): Area {
     grouped: ['insertChanges', 'removeChanges', 'setDocument', 'compact', 'setSyncState', 'removeSyncStates'].map((m) => `automerge.${m}`),
     cases: [
       { method: 'automerge.getChanges', kind: 'read', args: () => [], call: (s) => doc(s).getChanges(), view: (r) => (r as Uint8Array[]).map((c) => canon(c)).sort() },
+      { method: 'store.automergeDocuments', kind: 'read', args: () => [{ limit: 10, after: 'a' }], call: (s, [a]) => s.automergeDocuments(a as never) },
       {
         method: 'automerge.insertChanges',
         kind: 'write',

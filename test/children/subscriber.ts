@@ -22,6 +22,9 @@ const sub = subscribe(store, {
   workerId,
   leaseMs: Number(leaseMs),
   checkIntervalMs: Number(checkIntervalMs),
+  // Every batch acknowledged on its own, so that the parent can check each call against the last acknowledgement
+  // (with the default 100 ms, a kill redelivers the batches handled since; the model test covers that).
+  ackIntervalMs: 0,
   handler: async (events, ctx) => {
     out(`start ${now()} ${ctx.attempt} ${events.map((e) => e.id).join(',')}`)
     await sleep(1 + Math.random() * 4)

@@ -57,6 +57,13 @@ export interface SubscribeOptions {
    * other query than this check and its lease renewal.
    */
   checkIntervalMs?: number
+  /**
+   * How long a busy subscription may hold handled batches before acknowledging them, in ms (0..10,000; default 100;
+   * 0 acknowledges every batch). Batches that follow closely are acknowledged together, as one write; a subscription
+   * that goes idle acknowledges within this time, and `whenCaughtUp`, `stop()` and parking acknowledge at once. After
+   * a crash, what was handled since the last acknowledgement is delivered again (at least once).
+   */
+  ackIntervalMs?: number
 }
 
 /** Options after validation, with defaults. */
@@ -74,9 +81,10 @@ export interface Settings {
   startFrom: 'beginning' | 'end'
   signal: AbortSignal | undefined
   checkIntervalMs: number
+  ackIntervalMs: number
 }
 
-const FIELDS = ['key', 'aggregators', 'routingKey', 'handler', 'batchSize', 'workerId', 'leaseMs', 'retry', 'startFrom', 'signal', 'checkIntervalMs'] as const
+const FIELDS = ['key', 'aggregators', 'routingKey', 'handler', 'batchSize', 'workerId', 'leaseMs', 'retry', 'startFrom', 'signal', 'checkIntervalMs', 'ackIntervalMs'] as const
 
 /** Checks `subscribe`'s arguments, each read once; throws `INVALID_ARGUMENT` before anything is claimed. */
 export function checkSubscribe(store: unknown, options: unknown): Settings {
@@ -92,6 +100,8 @@ export function checkSubscribe(store: unknown, options: unknown): Settings {
   assertInteger('options.leaseMs', leaseMs, 100, MAX_LEASE_MS)
   const checkIntervalMs = o.checkIntervalMs ?? 2000
   assertInteger('options.checkIntervalMs', checkIntervalMs, 100, 60_000)
+  const ackIntervalMs = o.ackIntervalMs ?? 100
+  assertInteger('options.ackIntervalMs', ackIntervalMs, 0, 10_000)
   const retry: { attempts?: unknown; minBackoffMs?: unknown; maxBackoffMs?: unknown } =
     o.retry === undefined ? {} : readFields('options.retry', o.retry, ['attempts', 'minBackoffMs', 'maxBackoffMs'] as const)
   const attempts = retry.attempts ?? 5
@@ -117,6 +127,7 @@ export function checkSubscribe(store: unknown, options: unknown): Settings {
     startFrom,
     signal: o.signal,
     checkIntervalMs,
+    ackIntervalMs,
   }
 }
 

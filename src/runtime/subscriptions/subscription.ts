@@ -154,6 +154,9 @@ class Runner implements Subscription {
   /** The tail is to read again even without a commit announced: the fallback check, or a whenCaughtUp. */
   #refresh = false
   #wakePending = false
+  /** Handled but not acknowledged yet (see {@link Settings.ackIntervalMs}): the batches since the last acknowledgement. */
+  #owed: { cursor: string; lag: number; count: number } | undefined
+  #lastAck = -Infinity
 
   constructor(store: Store, settings: Settings) {
     this.#store = store
@@ -318,9 +321,13 @@ class Runner implements Subscription {
           const batch = await this.#tail.next(this.#scan, this.#match, this.#s.batchSize, refresh)
           if (batch) {
             const n = batch.events.length
-            if (n === 0) this.#scan = batch.scanned
-            else if (await this.#deliver(batch.events, batch.cursors[0]!, batch.cursors[n - 1]!, batch.more, batch.lag)) this.#scan = batch.scanned
-            else continue
+            if (n === 0) {
+              this.#scan = batch.scanned
+              if (!batch.more) await this.#idle(true)
+              continue
+            }
+            if (!(await this.#deliver(batch.events, batch.cursors[0]!, batch.cursors[n - 1]!, batch.more, batch.lag))) continue
+            this.#scan = batch.scanned
             if (!batch.more) await this.#idle()
             continue
           }
@@ -352,6 +359,8 @@ class Runner implements Subscription {
       this.#emit('error', err)
       await this.#alarm.wait(this.#s.minBackoffMs + Math.random() * 500)
     } finally {
+      // stop(): what was handled is acknowledged before the key is released.
+      if (this.#owed && !this.#lost) await this.#pay().catch((err: unknown) => this.#emit('error', err))
       this.#endTenure()
     }
     if (this.#lost && !this.#stopping) {
@@ -376,8 +385,16 @@ class Runner implements Subscription {
 
   /** Between batches when caught up: waits for a commit, or the fallback check (which then reads the tail again). */
   async #idle(always = false): Promise<void> {
+    if (this.#caughtUp.length > 0 || this.#stopping) await this.#pay()
     if (!always && (this.#state !== 'active' || this.#reload || this.#lost || this.#stopping || this.#caughtUp.length > 0)) return
-    if (!(await this.#alarm.wait(this.#s.checkIntervalMs))) this.#refresh = true
+    for (;;) {
+      const due = this.#owed ? this.#lastAck + this.#s.ackIntervalMs - performance.now() : Infinity
+      if (await this.#alarm.wait(Math.max(0, Math.min(this.#s.checkIntervalMs, due)))) return
+      // Idle with batches unacknowledged: acknowledge them, then go on waiting.
+      if (!this.#owed) break
+      if (!(await this.#pay())) return
+    }
+    this.#refresh = true
   }
 
   /** After a read of its own found the last page: handled through `at`, and through `seen` (what the tail had). */
@@ -428,6 +445,7 @@ class Runner implements Subscription {
   #lose(): void {
     if (this.#lost) return
     this.#lost = true
+    this.#owed = undefined
     this.#tenure.abort()
     this.#alarm.wake()
   }
@@ -435,6 +453,8 @@ class Runner implements Subscription {
   async #reread(): Promise<void> {
     const info = await this.#store.events.getSubscriber(this.key)
     this.#reload = false
+    // Owed acknowledgements belong to the generation that ended (a rewind, a resume with skip, a change of hands).
+    this.#owed = undefined
     if (!info || info.workerId !== this.workerId) return this.#lose()
     this.#cursor = info.cursor
     this.#generation = info.generation
@@ -486,7 +506,8 @@ class Runner implements Subscription {
       }
     }
     if (error !== undefined) {
-      if (!this.#stopping && !this.#lost) await this.#park(events[0]!, firstCursor, error)
+      // What was handled before the failing batch is acknowledged first, so a resume starts with that batch.
+      if (!this.#stopping && !this.#lost && (await this.#pay())) await this.#park(events[0]!, firstCursor, error)
       return false
     }
     // The lag when the batch was read: none if the page was the last; else the events after it, counted by position
@@ -499,10 +520,24 @@ class Runner implements Subscription {
       }
     }
     if (this.#lost) return false
+    this.#owed = { cursor, lag, count: events.length + (this.#owed?.count ?? 0) }
+    this.#cursor = cursor
+    // Acknowledged at once unless the last one was recent: then with a later batch, or when the loop goes idle.
+    if (this.#caughtUp.length === 0 && !this.#stopping && performance.now() - this.#lastAck < this.#s.ackIntervalMs) return true
+    return this.#pay()
+  }
+
+  /** Acknowledges what is owed; false if the key was lost or rewound meanwhile (the debt is then void). */
+  async #pay(): Promise<boolean> {
+    const owed = this.#owed
+    if (!owed) return true
+    this.#lastAck = performance.now()
     try {
-      await this.#acknowledge(cursor, lag, events.length)
+      await this.#acknowledge(owed.cursor, owed.lag, owed.count)
+      if (this.#owed === owed) this.#owed = undefined
       return true
     } catch (err) {
+      this.#owed = undefined
       if (err instanceof SubscriberReplacedError) this.#replacedOrRewound(err)
       else throw err
       return false
@@ -511,7 +546,7 @@ class Runner implements Subscription {
 
   async #acknowledge(cursor: string, lag: number, count = 0): Promise<void> {
     await this.#store.events.acknowledge(this.key, cursor, lag, this.workerId, this.#generation)
-    this.#cursor = cursor
+    if (count === 0) this.#cursor = cursor
     this.#advance(cursor)
     if (count > 0) this.#emit('batch', { count, cursor, lag })
   }

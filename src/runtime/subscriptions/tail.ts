@@ -1,4 +1,4 @@
-import type { Event, ReadAggregator, RoutingKey } from '../../events/types.js'
+import type { Edge, Event, ReadAggregator, RoutingKey } from '../../events/types.js'
 import type { Store } from '../../store.js'
 
 /** Which events a subscription takes: `read`'s filter, applied in memory (the same rules, byte-for-byte strings). */
@@ -81,7 +81,7 @@ export class Tail {
 
   /** Starts following commits (with a subscription's tenure); returns the matching release. */
   use(): () => void {
-    if (this.#users++ === 0) this.#unlisten = this.#store.events.onCommitted(() => void (this.#stale = true))
+    if (this.#users++ === 0) this.#unlisten = this.#store.events.onCommitted((committed) => (committed ? this.#feed(committed) : void (this.#stale = true)))
     let released = false
     return () => {
       if (released) return
@@ -132,14 +132,31 @@ export class Tail {
       this.#start = Math.max(0, from.position)
       this.#end = { position: this.#start, cursor: from.cursor }
     }
-    for (const edge of page.edges) {
+    // Everything after `from` is in the page, so what the page holds after the end (which a commit of this store
+    // may have moved meanwhile) follows on without a gap.
+    this.#append(page.edges, false)
+    this.#complete = !page.pageInfo.hasNextPage
+  }
+
+  /**
+   * A commit of this store, with its events: they extend the tail without a read when they follow its end without
+   * a gap; otherwise the tail reads (it cannot know what lies between).
+   */
+  #feed(edges: readonly Edge<Event>[]): void {
+    if (this.#start < 0 || !this.#append(edges, true)) this.#stale = true
+  }
+
+  /** Appends the edges after the end; with `adjacent`, only if each follows the last by one position. */
+  #append(edges: readonly Edge<Event>[], adjacent: boolean): boolean {
+    for (const edge of edges) {
+      const position = edge.node.position
+      if (position <= this.#end.position) continue
+      if (adjacent && position !== this.#end.position + 1) return false
       this.#events.push(edge.node)
       this.#cursors.push(edge.cursor)
-      this.#positions.push(edge.node.position)
+      this.#positions.push(position)
+      this.#end = { position, cursor: edge.cursor }
     }
-    const last = page.edges[page.edges.length - 1]
-    if (last) this.#end = { position: last.node.position, cursor: last.cursor }
-    this.#complete = !page.pageInfo.hasNextPage
     const drop = this.#events.length - KEEP
     if (drop > 0) {
       this.#start = this.#positions[drop - 1]!
@@ -147,6 +164,7 @@ export class Tail {
       this.#cursors.splice(0, drop)
       this.#positions.splice(0, drop)
     }
+    return true
   }
 
   #clear(): void {

@@ -2,6 +2,7 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore, type Store } from '../src/index.js'
+import { event } from '../src/testing/index.js'
 import { createServer, tokenMatches, type HoldfastServer } from '../src/operator/server/index.js'
 import { processTargets } from './backends.js'
 import { seed, type Seeded } from './operator-seed.js'
@@ -181,9 +182,27 @@ for (const [name, target] of processTargets('server.db')) {
       expect(() => createServer(store, { token: 'short' })).toThrow(/16 characters/)
     })
 
-    it('extraRoutes mounts beside the API (the /metrics hook)', async () => {
-      const withMetrics = createServer(store, { token: TOKEN, extraRoutes: (app) => app.get('/metrics', (c) => c.text('holdfast_up 1\n')) })
-      expect(await (await withMetrics.app.request('/metrics')).text()).toBe('holdfast_up 1\n')
+    it('serves /metrics in Prometheus text, behind the token like the reads, moving as events are written', async () => {
+      const server = createServer(store, { token: TOKEN })
+      expect((await server.app.request('/metrics')).status).toBe(401)
+      const scrape = async (): Promise<number> => {
+        const res = await server.app.request('/metrics', { headers: { authorization: `Bearer ${TOKEN}` } })
+        expect(res.status).toBe(200)
+        expect(res.headers.get('content-type')).toContain('text/plain')
+        const line = (await res.text()).split('\n').find((l) => l.startsWith('holdfast_events_appended_total'))
+        return Number(line!.split(' ').at(-1))
+      }
+      const before = await scrape()
+      await store.events.write([event('metrics-1', 1), event('metrics-1', 2)])
+      expect(await scrape()).toBe(before + 2)
+      const open = createServer(store, { token: TOKEN, publicRead: true })
+      expect((await open.app.request('/metrics')).status).toBe(200)
+      expect((await createServer(store, { token: TOKEN, metrics: false }).app.request('/metrics')).status).toBe(404)
+    })
+
+    it('extraRoutes mounts beside the API', async () => {
+      const withMetrics = createServer(store, { token: TOKEN, extraRoutes: (app) => app.get('/custom', (c) => c.text('holdfast_up 1\n')) })
+      expect(await (await withMetrics.app.request('/custom')).text()).toBe('holdfast_up 1\n')
     })
   })
 }

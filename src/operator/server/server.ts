@@ -4,6 +4,7 @@ import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { InvalidArgumentError } from '../../errors.js'
 import type { Store } from '../../store.js'
+import { createMetrics } from '../metrics.js'
 import { EventStatsCounter } from '../operations.js'
 import { guard } from './auth.js'
 import { errorBody, toResponse } from './errors.js'
@@ -23,6 +24,8 @@ export interface ServerOptions {
   allowedOrigins?: string[]
   /** Events one `GET /api/v1/events/stats` may count before it answers; default 20,000. */
   statsBudget?: number
+  /** `GET /metrics` in Prometheus' text format ({@link createMetrics}), read like the API's reads; default true. */
+  metrics?: boolean
   /**
    * Mounts more routes on the app before the 404 fallback, outside `/api/v1` auth (e.g. `/metrics`, a dashboard):
    * `extraRoutes: (app) => app.get('/metrics', …)`.
@@ -90,6 +93,11 @@ export function createServer(store: Store, options: ServerOptions = {}): Holdfas
   const api = new Hono()
   apiRoutes(api, { store, stats, statsBudget: options.statsBudget ?? 20_000 })
   app.route('/api/v1', api)
+  if (options.metrics !== false) {
+    const metrics = createMetrics(store)
+    app.use('/metrics', guard({ token, publicRead: options.publicRead === true, readOnly: true, allowedOrigins: [] }))
+    app.get('/metrics', async (c) => c.body(await metrics.text(), 200, { 'Content-Type': metrics.contentType }))
+  }
   options.extraRoutes?.(app)
 
   return {

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../../errors.js'
 import { MAX_LEASE_MS } from '../../events/validate.js'
 import { assertInteger, assertKey, describe, jsonText, mapArray, readEntries, readFields } from '../../validate.js'
-import { assertStore } from '../subscriptions/options.js'
+import { assertStore, checkRetry } from '../subscriptions/options.js'
 import { newEventId } from '../ulid.js'
 import type { ProcedureStatus, ProcedureStep } from './types.js'
 
@@ -36,13 +36,7 @@ export function checkRunner(store: unknown, options: unknown): RunnerSettings {
   if (Buffer.byteLength(runnerId) > MAX_ID_BYTES) throw new InvalidArgumentError(`options.runnerId must be at most ${MAX_ID_BYTES} bytes of UTF-8`)
   const leaseMs = o.leaseMs ?? 10_000
   assertInteger('options.leaseMs', leaseMs, 100, MAX_LEASE_MS)
-  const retry = readFields('options.retry', o.retry === undefined ? {} : o.retry, ['attempts', 'minBackoffMs', 'maxBackoffMs'] as const)
-  const attempts = retry.attempts ?? 5
-  assertInteger('options.retry.attempts', attempts, 1, 1000)
-  const minBackoffMs = retry.minBackoffMs ?? 100
-  assertInteger('options.retry.minBackoffMs', minBackoffMs, 0, 3_600_000)
-  const maxBackoffMs = retry.maxBackoffMs ?? Math.max(30_000, minBackoffMs)
-  assertInteger('options.retry.maxBackoffMs', maxBackoffMs, minBackoffMs, 3_600_000)
+  const { attempts, minBackoffMs, maxBackoffMs } = checkRetry('options.retry', o.retry)
   return { retention, attempts, minBackoffMs, maxBackoffMs, runnerId, leaseMs }
 }
 

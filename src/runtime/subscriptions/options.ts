@@ -17,7 +17,10 @@ export interface HandlerContext {
   signal: AbortSignal
 }
 
-/** Handles one batch, in position order. Throwing (or rejecting) retries the same batch, then parks the key. */
+/**
+ * Handles one batch, in position order. Throwing (or rejecting) retries the same batch, then parks the key. The
+ * events may be shared with this process's other subscriptions on the store: read them, do not change them.
+ */
 export type Handler = (events: Event[], ctx: HandlerContext) => Promise<void> | void
 
 /** How a failing batch is retried before the subscription parks. */
@@ -102,14 +105,7 @@ export function checkSubscribe(store: unknown, options: unknown): Settings {
   assertInteger('options.checkIntervalMs', checkIntervalMs, 100, 60_000)
   const ackIntervalMs = o.ackIntervalMs ?? 100
   assertInteger('options.ackIntervalMs', ackIntervalMs, 0, 10_000)
-  const retry: { attempts?: unknown; minBackoffMs?: unknown; maxBackoffMs?: unknown } =
-    o.retry === undefined ? {} : readFields('options.retry', o.retry, ['attempts', 'minBackoffMs', 'maxBackoffMs'] as const)
-  const attempts = retry.attempts ?? 5
-  assertInteger('options.retry.attempts', attempts, 1, 1000)
-  const minBackoffMs = retry.minBackoffMs ?? 100
-  assertInteger('options.retry.minBackoffMs', minBackoffMs, 0, 3_600_000)
-  const maxBackoffMs = retry.maxBackoffMs ?? Math.max(30_000, minBackoffMs)
-  assertInteger('options.retry.maxBackoffMs', maxBackoffMs, minBackoffMs, 3_600_000)
+  const { attempts, minBackoffMs, maxBackoffMs } = checkRetry('options.retry', o.retry)
   const startFrom = o.startFrom ?? 'beginning'
   if (startFrom !== 'beginning' && startFrom !== 'end') throw new InvalidArgumentError(`options.startFrom must be 'beginning' or 'end', got ${describe(startFrom)}`)
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new InvalidArgumentError(`options.signal must be an AbortSignal, got ${describe(o.signal)}`)
@@ -129,6 +125,22 @@ export function checkSubscribe(store: unknown, options: unknown): Settings {
     checkIntervalMs,
     ackIntervalMs,
   }
+}
+
+/**
+ * A `retry` option (subscriptions' and procedures'), each field read once: `attempts` 1..1,000 (default 5),
+ * `minBackoffMs` 0..1 h (100), `maxBackoffMs` from `minBackoffMs` to 1 h (30 s, or `minBackoffMs` if larger).
+ */
+export function checkRetry(name: string, value: unknown): { attempts: number; minBackoffMs: number; maxBackoffMs: number } {
+  const retry: { attempts?: unknown; minBackoffMs?: unknown; maxBackoffMs?: unknown } =
+    value === undefined ? {} : readFields(name, value, ['attempts', 'minBackoffMs', 'maxBackoffMs'] as const)
+  const attempts = retry.attempts ?? 5
+  assertInteger(`${name}.attempts`, attempts, 1, 1000)
+  const minBackoffMs = retry.minBackoffMs ?? 100
+  assertInteger(`${name}.minBackoffMs`, minBackoffMs, 0, 3_600_000)
+  const maxBackoffMs = retry.maxBackoffMs ?? Math.max(30_000, minBackoffMs)
+  assertInteger(`${name}.maxBackoffMs`, maxBackoffMs, minBackoffMs, 3_600_000)
+  return { attempts, minBackoffMs, maxBackoffMs }
 }
 
 /** The store's contracts the runtime calls; anything else is not a store. */

@@ -329,18 +329,46 @@ export class SqlEventStore implements EventStore {
  */
 function committedEdges(writes: CheckedWrite[], outcomes: (Error | undefined)[]): Edge<Event>[] | undefined {
   const edges: Edge<Event>[] = []
+  let ordered = true
   for (let i = 0; i < writes.length; i++) {
     if (outcomes[i] !== undefined) continue
     const w = writes[i]!
     // A retry of a stored write, or an appender that does not report positions.
     if (!w.stored) return undefined
     const { positions, timestamp } = w.stored
-    w.events.forEach((e, j) => {
+    for (let j = 0; j < w.events.length; j++) {
+      const e = w.events[j]!
       const position = positions[j]!
-      edges.push({ cursor: encodeCursor(position), node: { ...e, position, timestamp } })
-    })
+      if (edges.length > 0 && edges[edges.length - 1]!.node.position > position) ordered = false
+      edges.push(
+        new CommittedEdge({
+          id: e.id,
+          aggregatorType: e.aggregatorType,
+          aggregatorId: e.aggregatorId,
+          version: e.version,
+          name: e.name,
+          routingKey: e.routingKey,
+          data: e.data,
+          metadata: e.metadata,
+          position,
+          timestamp,
+        }),
+      )
+    }
   }
-  return edges.sort((a, b) => a.node.position - b.node.position)
+  return ordered ? edges : edges.sort((a, b) => a.node.position - b.node.position)
+}
+
+/**
+ * An edge whose cursor is made when asked: a follower wants the cursors of a few events (a batch's ends), and
+ * encoding one per event of every commit cost writers with a listener ~10% of their throughput.
+ */
+class CommittedEdge implements Edge<Event> {
+  #cursor: string | undefined
+  constructor(readonly node: Event) {}
+  get cursor(): string {
+    return (this.#cursor ??= encodeCursor(this.node.position))
+  }
 }
 
 function and(a: string, b: string): string {

@@ -326,7 +326,7 @@ class Runner implements Subscription {
               if (!batch.more) await this.#idle(true)
               continue
             }
-            if (!(await this.#deliver(batch.events, batch.cursors[0]!, batch.cursors[n - 1]!, batch.more, batch.lag))) continue
+            if (!(await this.#deliver(batch.events, batch.first, batch.last, batch.more, batch.lag))) continue
             this.#scan = batch.scanned
             if (!batch.more) await this.#idle()
             continue

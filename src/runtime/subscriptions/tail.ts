@@ -18,8 +18,9 @@ export function matcher(aggregators: ReadAggregator[] | null, routingKey: Routin
 export interface TailBatch {
   /** The matching events after the position asked for, in position order, at most the limit. */
   events: Event[]
-  /** Their cursors. */
-  cursors: string[]
+  /** The cursors of the first and the last of them. */
+  first: string
+  last: string
   /** Whether more matching events may follow at once (the batch was cut at the limit, or the tail is not at the head). */
   more: boolean
   /** Matching events the tail holds after the batch. */
@@ -34,7 +35,7 @@ export interface Mark {
   cursor: string | null
 }
 
-/** Most events a tail keeps; a subscription further behind reads on its own. */
+/** Events a tail keeps at least (at most twice as many); a subscription further behind reads on its own. */
 const KEEP = 4096
 /** Events one extending read fetches. */
 const PAGE = 1000
@@ -51,11 +52,13 @@ const PAGE = 1000
  */
 export class Tail {
   readonly #store: Store
-  #events: Event[] = []
-  #cursors: string[] = []
+  #edges: Edge<Event>[] = []
   #positions: number[] = []
   #start = -1
-  #end: Mark = { position: -1, cursor: null }
+  /** The end: the last edge held, or, before any, where the tail started. */
+  #endPosition = -1
+  #endEdge: Edge<Event> | undefined
+  #base: Mark = { position: -1, cursor: null }
   /** Whether the last read reached the head. */
   #complete = false
   #stale = true
@@ -76,7 +79,7 @@ export class Tail {
 
   /** The last place read (position -1 when none): whatever a read started after this call sees, the tail saw up to here. */
   get end(): Mark {
-    return this.#end
+    return this.#endEdge ? { position: this.#endPosition, cursor: this.#endEdge.cursor } : this.#base
   }
 
   /** Starts following commits (with a subscription's tenure); returns the matching release. */
@@ -99,38 +102,47 @@ export class Tail {
    */
   async next(after: Mark, match: Match, limit: number, refresh = false): Promise<TailBatch | null> {
     if (refresh) this.#stale = true
-    for (let i = 0; i < 3 && (this.#stale || !this.#complete || after.position > this.#end.position); i++) {
+    for (let i = 0; i < 3 && (this.#stale || !this.#complete || after.position > this.#endPosition); i++) {
       const read = this.#reading ?? (this.#reading = this.#extend(after).finally(() => (this.#reading = undefined)))
       await read
       if (this.#start < 0 || after.position < this.#start) return null
     }
-    if (this.#start < 0 || after.position < this.#start || after.position > this.#end.position) return null
+    if (this.#start < 0 || after.position < this.#start || after.position > this.#endPosition) return null
     let i = firstAfter(this.#positions, after.position)
     const events: Event[] = []
-    const cursors: string[] = []
-    for (; i < this.#events.length && events.length < limit; i++) {
-      const e = this.#events[i]!
-      if (!match(e)) continue
-      events.push(e)
-      cursors.push(this.#cursors[i]!)
+    let first: Edge<Event> | undefined
+    let last: Edge<Event> | undefined
+    for (; i < this.#edges.length && events.length < limit; i++) {
+      const edge = this.#edges[i]!
+      if (!match(edge.node)) continue
+      events.push(edge.node)
+      first ??= edge
+      last = edge
     }
     let lag = 0
-    for (let j = i; j < this.#events.length; j++) if (match(this.#events[j]!)) lag++
+    for (let j = i; j < this.#edges.length; j++) if (match(this.#edges[j]!.node)) lag++
     const cut = events.length === limit && lag > 0
-    return { events, cursors, more: cut || !this.#complete, lag, scanned: cut ? { position: events[events.length - 1]!.position, cursor: cursors[cursors.length - 1]! } : this.#end }
+    return {
+      events,
+      first: first?.cursor ?? '',
+      last: last?.cursor ?? '',
+      more: cut || !this.#complete,
+      lag,
+      scanned: cut ? { position: last!.node.position, cursor: last!.cursor } : this.end,
+    }
   }
 
   /** One read from the end of what is held (or from `after`, when nothing is); a commit meanwhile leaves it stale. */
   async #extend(after: Mark): Promise<void> {
     this.#stale = false
     const empty = this.#start < 0
-    const from = empty ? after : this.#end
+    const from = empty ? after : this.end
     const page = await this.#store.events.read(null, { all: true }, from.cursor === null ? { first: PAGE } : { first: PAGE, after: from.cursor })
     // A subscription that far behind reads on its own; the tail starts where subscriptions are live.
     if (empty && page.pageInfo.hasNextPage) return
     if (empty) {
-      this.#start = Math.max(0, from.position)
-      this.#end = { position: this.#start, cursor: from.cursor }
+      this.#start = this.#endPosition = Math.max(0, from.position)
+      this.#base = { position: this.#start, cursor: from.cursor }
     }
     // Everything after `from` is in the page, so what the page holds after the end (which a commit of this store
     // may have moved meanwhile) follows on without a gap.
@@ -150,29 +162,29 @@ export class Tail {
   #append(edges: readonly Edge<Event>[], adjacent: boolean): boolean {
     for (const edge of edges) {
       const position = edge.node.position
-      if (position <= this.#end.position) continue
-      if (adjacent && position !== this.#end.position + 1) return false
-      this.#events.push(edge.node)
-      this.#cursors.push(edge.cursor)
+      if (position <= this.#endPosition) continue
+      if (adjacent && position !== this.#endPosition + 1) return false
+      this.#edges.push(edge)
       this.#positions.push(position)
-      this.#end = { position, cursor: edge.cursor }
+      this.#endPosition = position
+      this.#endEdge = edge
     }
-    const drop = this.#events.length - KEEP
-    if (drop > 0) {
+    // Trimmed to KEEP when twice that, so that the copy is paid once per KEEP events.
+    const drop = this.#edges.length - KEEP
+    if (drop >= KEEP) {
       this.#start = this.#positions[drop - 1]!
-      this.#events.splice(0, drop)
-      this.#cursors.splice(0, drop)
+      this.#edges.splice(0, drop)
       this.#positions.splice(0, drop)
     }
     return true
   }
 
   #clear(): void {
-    this.#events = []
-    this.#cursors = []
+    this.#edges = []
     this.#positions = []
-    this.#start = -1
-    this.#end = { position: -1, cursor: null }
+    this.#start = this.#endPosition = -1
+    this.#endEdge = undefined
+    this.#base = { position: -1, cursor: null }
     this.#complete = false
     this.#stale = true
   }

@@ -219,6 +219,29 @@ for (const target of backends()) {
       expect(seen).toEqual([2])
     })
 
+    it('acknowledges busy batches together (ackIntervalMs), each one with 0, and everything by whenCaughtUp and stop', async () => {
+      for (const ackIntervalMs of [1000, 0]) {
+        const key = `acks-${ackIntervalMs}`
+        let calls = 0
+        let acks = 0
+        const sub = run({ key, batchSize: 1, ackIntervalMs, handler: () => void calls++ })
+        sub.on('batch', () => void acks++)
+        await sub.whenCaughtUp()
+        const before = { calls, acks }
+        for (let v = 1; v <= 30; v++) await store.events.write([event(key, v)])
+        await sub.whenCaughtUp()
+        const last = (await store.events.read(null, null, { last: 1 })).edges[0]!
+        expect((await store.events.getSubscriber(key))!.cursor).toBe(last.cursor)
+        expect(calls - before.calls).toBeGreaterThanOrEqual(30)
+        if (ackIntervalMs === 0) expect(acks - before.acks).toBe(calls - before.calls)
+        else expect(acks - before.acks).toBeLessThan(calls - before.calls)
+        await store.events.write([event(key, 31)])
+        await until(() => calls - before.calls >= 31, 5000, 'the last event')
+        await sub.stop()
+        expect((await store.events.getSubscriber(key))!.cursor).toBe((await store.events.read(null, null, { last: 1 })).edges[0]!.cursor)
+      }
+    })
+
     it('refuses bad options with INVALID_ARGUMENT before claiming anything', async () => {
       const handler = () => {}
       for (const bad of [
@@ -236,6 +259,9 @@ for (const target of backends()) {
         { key: 'k', handler, aggregators: [{}] },
         { key: 'k', handler, routingKey: { all: false } },
         { key: 'k', handler, signal: {} },
+        { key: 'k', handler, ackIntervalMs: -1 },
+        { key: 'k', handler, ackIntervalMs: 10_001 },
+        { key: 'k', handler, checkIntervalMs: 50 },
       ])
         throwsWith(() => subscribe(store, bad as never), 'INVALID_ARGUMENT')
       throwsWith(() => subscribe({} as Store, { key: 'k', handler }), 'INVALID_ARGUMENT')

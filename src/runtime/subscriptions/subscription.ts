@@ -522,8 +522,10 @@ class Runner implements Subscription {
     if (this.#lost) return false
     this.#owed = { cursor, lag, count: events.length + (this.#owed?.count ?? 0) }
     this.#cursor = cursor
-    // Acknowledged at once unless the last one was recent: then with a later batch, or when the loop goes idle.
-    if (this.#caughtUp.length === 0 && !this.#stopping && performance.now() - this.#lastAck < this.#s.ackIntervalMs) return true
+    // Acknowledged at once unless the last one was recent: then with a later batch, or when the loop goes idle; or
+    // at once for a whenCaughtUp waiter this batch reaches.
+    const reached = events[events.length - 1]!.position
+    if (!this.#stopping && !this.#caughtUp.some((w) => w.position <= reached) && performance.now() - this.#lastAck < this.#s.ackIntervalMs) return true
     return this.#pay()
   }
 

@@ -218,3 +218,29 @@ describe('readyz on a closed store', () => {
     expect(await r.json()).toMatchObject({ error: { code: 'STORE_CLOSED' } })
   })
 })
+
+describe('the dashboard’s files', () => {
+  it('/ and /assets/ serve the page, its modules (from source: transpiled) and styles, with a CSP; nothing else', async () => {
+    const store = await openStore('memory:')
+    try {
+      const { app } = createServer(store, { token: TOKEN })
+      const page = await app.request('/')
+      expect(page.status).toBe(200)
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/)
+      expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
+      expect(await page.text()).toContain('/assets/app.js')
+      const js = await app.request('/assets/app.js')
+      expect(js.status).toBe(200)
+      expect(js.headers.get('content-type')).toMatch(/^text\/javascript/)
+      const source = await js.text()
+      expect(source).toContain("from './pages.js'")
+      expect(source).not.toMatch(/: HTMLElement|<string>/)
+      expect((await app.request('/assets/style.css')).headers.get('content-type')).toMatch(/^text\/css/)
+      for (const bad of ['/assets/nope.js', '/assets/..%2Fserver%2Fserver.ts', '/assets/tsconfig.json', '/assets/index.html', '/assets/app.ts'])
+        expect((await app.request(bad)).status, bad).toBe(404)
+      expect((await createServer(store, { dashboard: false }).app.request('/')).status).toBe(404)
+    } finally {
+      await store.close()
+    }
+  })
+})

@@ -54,7 +54,7 @@ export function adminCommands(program: Command): void {
 
   program
     .command('serve')
-    .description('the HTTP API (routes under /api/v1), /metrics, /healthz and /readyz')
+    .description('the dashboard at /, the HTTP API (routes under /api/v1), /metrics, /healthz and /readyz')
     .option('--port <port>', 'port (default 4600)', integer, 4600)
     .option('--host <host>', 'host (default 127.0.0.1; another needs a token)', '127.0.0.1')
     .option('--token <token>', 'bearer token for mutations, and reads unless --public-read (default $HOLDFAST_TOKEN)')

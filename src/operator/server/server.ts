@@ -8,6 +8,7 @@ import { createMetrics } from '../metrics.js'
 import { EventStatsCounter } from '../operations.js'
 import { guard } from './auth.js'
 import { errorBody, toResponse } from './errors.js'
+import { dashboardRoutes } from './dashboard.js'
 import { apiRoutes } from './routes.js'
 
 /** Options of {@link createServer}. */
@@ -26,6 +27,11 @@ export interface ServerOptions {
   statsBudget?: number
   /** `GET /metrics` in Prometheus' text format ({@link createMetrics}), read like the API's reads; default true. */
   metrics?: boolean
+  /**
+   * The dashboard at `/` (its files under `/assets/`): `true` (default) serves the package's own build, a string
+   * serves the files of that directory, `false` leaves it out.
+   */
+  dashboard?: boolean | string
   /**
    * Mounts more routes on the app before the 404 fallback, outside `/api/v1` auth (e.g. `/metrics`, a dashboard):
    * `extraRoutes: (app) => app.get('/metrics', …)`.
@@ -58,7 +64,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 
 /**
  * The HTTP API of `holdfast serve` over `store`: routes under `/api/v1/` mirroring the CLI, `/healthz`, `/readyz`,
- * bearer-token auth, CSRF and body-size checks, and JSON errors `{ error: { code, message } }` (4xx for bad input
+ * the dashboard at `/`, bearer-token auth, CSRF and body-size checks, and JSON errors `{ error: { code, message } }` (4xx for bad input
  * with the store's code, 503 when the database fails). The store stays the caller's to close.
  */
 export function createServer(store: Store, options: ServerOptions = {}): HoldfastServer {
@@ -98,6 +104,7 @@ export function createServer(store: Store, options: ServerOptions = {}): Holdfas
     app.use('/metrics', guard({ token, publicRead: options.publicRead === true, readOnly: true, allowedOrigins: [] }))
     app.get('/metrics', async (c) => c.body(await metrics.text(), 200, { 'Content-Type': metrics.contentType }))
   }
+  if (options.dashboard !== false) dashboardRoutes(app, typeof options.dashboard === 'string' ? options.dashboard : undefined)
   options.extraRoutes?.(app)
 
   return {

@@ -1,7 +1,7 @@
 import type { EventStore } from '../events/types.js'
 import type { CheckedWrite } from '../events/validate.js'
 import type { Lifecycle } from '../lifecycle.js'
-import { Mutex } from '../sql/mutex.js'
+import { Mutex } from '../mutex.js'
 import { assertKey, compareText, copyBytes } from '../validate.js'
 import type { ListPackagesOptions, PackageMetadata, PackageRecord, PackageRouteRecord, PackageStore, PackageWriteOptions } from './types.js'
 import { assertContentHash, checkListOptions, checkPackage, checkRouteChange, checkRouteTypes } from './validate.js'

@@ -3,7 +3,7 @@ import { InvalidArgumentError, InvalidOriginalVersionError, NotFoundError } from
 import type { Event, NewEvent } from '../events/types.js'
 import type { PackageMetadata, PackageRecord } from '../packages/types.js'
 import { assertContentHash } from '../packages/validate.js'
-import { Mutex } from '../sql/mutex.js'
+import { Mutex } from '../mutex.js'
 import type { Store } from '../store.js'
 import { assertKey, assertText, checkBytes, describe, mapArray, readFields } from '../validate.js'
 import { newEventId } from './ulid.js'

@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import { HoldfastError, InvalidArgumentError, StoreUnavailableError } from '../errors.js'
 import type { SqlDatabase, SqlExecutor } from './database.js'
-import { Mutex } from './mutex.js'
+import { Mutex } from '../mutex.js'
 
 /** The driver, imported once: an import per open cost ~25 µs, and ~1 ms under a loader hook such as tsx's. */
 let driver: Promise<typeof BetterSqlite3> | undefined
